@@ -1,0 +1,33 @@
+// Lint exists for one job the compiler cannot do: keep package boundaries as DESIGN.md draws them.
+const nx = require('@nx/eslint-plugin');
+const tsParser = require('@typescript-eslint/parser');
+
+const allow = (scope, deps) => ({ sourceTag: `scope:${scope}`, onlyDependOnLibsWithTags: deps.map((d) => `scope:${d}`) });
+
+module.exports = [
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/build/**', 'reports/**', 'runs/**'] },
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parser: tsParser, parserOptions: { ecmaVersion: 2022, sourceType: 'module' } },
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            allow('core', []),
+            allow('native', []),
+            allow('lora', ['core']),
+            allow('reward', ['core']),
+            allow('dist', ['core']),
+            allow('dpo', ['core', 'reward', 'dist', 'lora']),
+            allow('ppo', ['core', 'reward', 'dist', 'lora']),
+            allow('examples', ['core', 'lora', 'reward', 'dist', 'dpo', 'ppo', 'native']),
+          ],
+        },
+      ],
+    },
+  },
+];

@@ -1,0 +1,2 @@
+// Public API of @rlhfjs/dist: explicit named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @rlhfjs/dpo: explicit named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @rlhfjs/lora: explicit named exports only.
+export {};

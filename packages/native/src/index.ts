@@ -1,0 +1,2 @@
+// Public API of @rlhfjs/native: explicit named exports only.
+export {};

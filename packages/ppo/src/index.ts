@@ -1,0 +1,2 @@
+// Public API of @rlhfjs/ppo: explicit named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @rlhfjs/reward: explicit named exports only.
+export {};
