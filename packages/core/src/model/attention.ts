@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs';
+import { batchMatMul } from '../ops/mat_mul';
+
+const MASKED = -1e9;
+
+/**
+ * Additive attention bias [B, 1, T, S] for T new queries over S = past + T keys: a query at absolute position
+ * past + i sees key j when j ≤ past + i, the key is not padding (attentionMask [B, S] is 1) and, when packing,
+ * both belong to the same example (segmentIds [B, T], only without a cache). Fully masked rows (left-padding
+ * queries) get a uniform distribution rather than NaN because the bias is finite.
+ */
+export function attentionBias(
+  attentionMask: tf.Tensor2D,
+  queryLength: number,
+  pastLength: number,
+  segmentIds?: tf.Tensor2D,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [batch, keyLength] = attentionMask.shape;
+    const keyPositions = tf.reshape(tf.range(0, keyLength, 1, 'int32'), [1, keyLength]); // [1, S]
+    const queryPositions = tf.reshape(tf.range(pastLength, pastLength + queryLength, 1, 'int32'), [queryLength, 1]); // [T, 1]
+    const causal = tf.reshape(tf.lessEqual(keyPositions, queryPositions), [1, 1, queryLength, keyLength]); // [1, 1, T, S]
+    const notPadding = tf.reshape(tf.greater(attentionMask, 0), [batch, 1, 1, keyLength]); // [B, 1, 1, S]
+    let allowed = tf.logicalAnd(causal, notPadding); // [B, 1, T, S]
+    if (segmentIds !== undefined) {
+      const querySegments = tf.reshape(segmentIds, [batch, 1, queryLength, 1]); // [B, 1, T, 1]
+      const keySegments = tf.reshape(segmentIds, [batch, 1, 1, keyLength]); // [B, 1, 1, S]
+      allowed = tf.logicalAnd(allowed, tf.equal(querySegments, keySegments));
+    }
+    return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), MASKED) as tf.Tensor4D; // 0 where allowed
+  });
+}
+
+/** Repeats each key/value head `groups` times for grouped-query attention: [B, Hkv, S, d] → [B, Hkv·groups, S, d]. */
+export function repeatKeyValueHeads(x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return x;
+  return tf.tidy(() => {
+    const [batch, heads, length, dim] = x.shape;
+    // tfjs has tile gradients up to rank 4, so tile a rank-3 view: [B·Hkv, 1, S·d] → [B·Hkv, g, S·d]
+    const expanded = tf.tile(tf.reshape(x, [batch * heads, 1, length * dim]), [1, groups, 1]);
+    return tf.reshape(expanded, [batch, heads * groups, length, dim]) as tf.Tensor4D;
+  });
+}
+
+/** softmax(q kᵀ / √d + bias) v. q: [B, H, T, d], k/v: [B, H, S, d], bias: [B, 1, T, S] → [B, H, T, d]. */
+export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [batch, heads, queryLength, dim] = q.shape;
+    const keyLength = k.shape[2];
+    const q3 = tf.reshape(q, [batch * heads, queryLength, dim]) as tf.Tensor3D; // [B·H, T, d]
+    const k3 = tf.reshape(k, [batch * heads, keyLength, dim]) as tf.Tensor3D; // [B·H, S, d]
+    const v3 = tf.reshape(v, [batch * heads, keyLength, dim]) as tf.Tensor3D; // [B·H, S, d]
+    const scores = tf.mul(batchMatMul(q3, k3, false, true), 1 / Math.sqrt(dim)); // [B·H, T, S]
+    const biased = tf.add(tf.reshape(scores, [batch, heads, queryLength, keyLength]), bias); // [B, H, T, S]
+    const probabilities = tf.softmax(biased); // [B, H, T, S]
+    const context = batchMatMul(tf.reshape(probabilities, [batch * heads, queryLength, keyLength]) as tf.Tensor3D, v3); // [B·H, T, d]
+    return tf.reshape(context, [batch, heads, queryLength, dim]) as tf.Tensor4D;
+  });
+}
+
+/** [B, T, H·d] → [B, H, T, d] */
+export function splitHeads(x: tf.Tensor, heads: number, dim: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [batch, length] = x.shape as [number, number, number];
+    return tf.transpose(tf.reshape(x, [batch, length, heads, dim]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, d]
+  });
+}
+
+/** [B, H, T, d] → [B, T, H·d] */
+export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [batch, heads, length, dim] = x.shape;
+    return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [batch, length, heads * dim]) as tf.Tensor3D; // [B, T, H·d]
+  });
+}

@@ -1,0 +1,27 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { LinearLayer } from './linear';
+import type { ModelConfig } from './model_config';
+
+/** What a transformer block reads from its model: named linear layers and other named parameters. */
+export interface ParameterSource {
+  readonly config: ModelConfig;
+  linear(name: string): LinearLayer;
+  tensor(name: string): tf.Variable;
+}
+
+/** Per-forward inputs shared by every block. */
+export interface BlockContext {
+  /** [B, 1, T, S] additive attention bias. */
+  readonly bias: tf.Tensor4D;
+  /** Rotary tables [B, 1, T, d] (Llama family only). */
+  readonly rope: { readonly cos: tf.Tensor4D; readonly sin: tf.Tensor4D } | null;
+  /** Cached keys/values of this layer, [B, Hkv, P, d], or null. */
+  readonly pastKey: tf.Tensor4D | null;
+  readonly pastValue: tf.Tensor4D | null;
+}
+
+export interface BlockOutput {
+  readonly hidden: tf.Tensor3D; // [B, T, D]
+  readonly key: tf.Tensor4D; // [B, Hkv, P + T, d]
+  readonly value: tf.Tensor4D; // [B, Hkv, P + T, d]
+}
