@@ -1,0 +1,49 @@
+import { DistError } from '@rlhfjs/core';
+import { StoreClient } from '../store/store_client';
+import { StoreServer } from '../store/store_server';
+import { BufferPool } from '../transport/buffer_pool';
+import { connectMesh } from './mesh';
+import { ProcessGroup } from './process_group';
+import { resolveProcessGroupConfig, type ProcessGroupOptions } from './process_group_config';
+
+/**
+ * Join the process group of this run: detect rank and world size from the launcher's environment (options
+ * override it), rendezvous through the key-value store rank 0 serves on MASTER_ADDR:MASTER_PORT, and connect
+ * every pair of ranks. Rejects with `DistError('RENDEZVOUS')` when not every rank joins within `timeoutMs`,
+ * and with `DistError('AUTH')` when the store does not accept this rank's secret.
+ */
+export async function initProcessGroup(options: ProcessGroupOptions = {}): Promise<ProcessGroup> {
+  const config = resolveProcessGroupConfig(options);
+  const settings = {
+    rank: config.rank,
+    worldSize: config.worldSize,
+    collectiveTimeoutMs: config.collectiveTimeoutMs,
+    ringThresholdBytes: config.ringThresholdBytes,
+    chunkBytes: config.chunkBytes,
+  };
+  const pool = new BufferPool();
+  if (config.worldSize === 1) return new ProcessGroup(settings, [undefined], pool);
+  const deadline = Date.now() + config.timeoutMs;
+  let server: StoreServer | undefined;
+  let client: StoreClient | undefined;
+  try {
+    if (config.rank === 0) {
+      server = await StoreServer.start({
+        host: config.bindAddr,
+        port: config.masterPort,
+        secret: config.secret,
+        handshakeTimeoutMs: Math.min(10_000, config.timeoutMs),
+      });
+    }
+    client = await StoreClient.connect(config.masterAddr, config.masterPort, config.secret, deadline);
+    const peers = await connectMesh(config, client, pool, deadline);
+    client.close();
+    const storeServer = server;
+    return new ProcessGroup(settings, peers, pool, () => storeServer?.close());
+  } catch (error) {
+    client?.close();
+    server?.close();
+    if (error instanceof DistError) throw error;
+    throw new DistError('RENDEZVOUS', `initProcessGroup: rank ${config.rank}: ${String(error)}`, { cause: error });
+  }
+}

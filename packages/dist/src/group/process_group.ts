@@ -1,0 +1,446 @@
+import { DistError } from '@rlhfjs/core';
+import type { BufferPool } from '../transport/buffer_pool';
+import type { Frame, FrameConnection } from '../transport/frame_connection';
+import { OpCode, opName, withDetails } from './op_codes';
+import { finishReduce, reduceInto, segmentBounds, type FloatArray, type ReduceOp } from './reduce_op';
+
+export interface ProcessGroupSettings {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly collectiveTimeoutMs: number;
+  readonly ringThresholdBytes: number;
+  readonly chunkBytes: number;
+}
+
+type FloatArrayConstructor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+function bytesOf(array: ArrayBufferView, start = 0, end = array.byteLength): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset + start, end - start);
+}
+
+function floatView(payload: Buffer, like: FloatArray): FloatArray {
+  const constructor = like.constructor as FloatArrayConstructor;
+  return new constructor(payload.buffer as ArrayBuffer, payload.byteOffset, payload.length / constructor.BYTES_PER_ELEMENT);
+}
+
+/**
+ * A group of ranks joined by one TCP socket per pair. Collectives run one at a time in call order, each with a
+ * sequence number, an op code and byte counts checked on every frame, and each under a deadline. Any failure
+ * (a peer's socket closing, a deadline, a desync) aborts the group on this rank: it tells its peers why, closes
+ * its sockets, and every later collective throws `DistError('ABORTED')`.
+ */
+export class ProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  private sequence = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private failure: DistError | undefined;
+  private failureReported = false;
+  private destroyed = false;
+  private readonly departed = new Set<number>();
+  private readonly waitingOn = new Set<number>();
+  private currentOperation = '';
+
+  constructor(
+    private readonly settings: ProcessGroupSettings,
+    private readonly peers: ReadonlyArray<FrameConnection | undefined>,
+    private readonly pool: BufferPool,
+    private readonly onDestroy: () => void = () => undefined,
+  ) {
+    this.rank = settings.rank;
+    this.worldSize = settings.worldSize;
+    peers.forEach((connection, peer) => {
+      if (connection === undefined) return;
+      connection.onControl = (frame) => this.onControlFrame(peer, frame);
+      connection.socket.on('error', (error) => this.peerClosed(peer, error));
+      connection.socket.on('close', () => this.peerClosed(peer, undefined));
+    });
+  }
+
+  /** Whether the group has failed (and why). */
+  get abortReason(): DistError | undefined {
+    return this.failure;
+  }
+
+  // ---- collectives -------------------------------------------------------------------------------------------
+
+  /** Reduce `buffer` across ranks in place; every rank ends with the same bits. */
+  allReduce<T extends FloatArray>(buffer: T, op: ReduceOp = 'sum'): Promise<T> {
+    return this.run('allReduce', async (seq) => {
+      if (this.worldSize === 1) return buffer;
+      const useRing = buffer.byteLength >= this.settings.ringThresholdBytes && buffer.length >= this.worldSize;
+      if (useRing) await this.ringAllReduce(buffer, op, seq);
+      else await this.starAllReduce(buffer, op, seq);
+      return buffer;
+    });
+  }
+
+  /** Copy `buffer` of rank `root` into `buffer` of every rank. */
+  broadcast<T extends FloatArray | Uint8Array>(buffer: T, root = 0): Promise<T> {
+    return this.run('broadcast', async (seq) => {
+      this.checkRoot(root, 'broadcast');
+      if (this.worldSize === 1) return buffer;
+      if (buffer.byteLength >= this.settings.ringThresholdBytes && this.worldSize > 2) await this.chainBroadcast(buffer, root, seq);
+      else await this.starBroadcast(buffer, root, seq);
+      return buffer;
+    });
+  }
+
+  /** Every rank's array (lengths may differ), in rank order; this rank's entry is a copy. */
+  allGather(buffer: Float32Array): Promise<Float32Array[]> {
+    return this.run('allGather', async (seq) => {
+      const op = withDetails(OpCode.allGather, { elementBytes: 4 });
+      const parts = await this.exchange(bytesOf(buffer), op, seq);
+      return parts.map((part) => new Float32Array(part.buffer, part.byteOffset, part.byteLength / 4));
+    });
+  }
+
+  /** Every rank's JSON-serializable value, in rank order. */
+  allGatherObject<T>(value: T): Promise<T[]> {
+    return this.run('allGatherObject', async (seq) => {
+      const parts = await this.exchange(Buffer.from(JSON.stringify(value) ?? 'null', 'utf8'), OpCode.allGatherObject, seq);
+      return parts.map((part) => JSON.parse(Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString('utf8')) as T);
+    });
+  }
+
+  /** Rank `root`'s JSON-serializable value on every rank (a JSON round trip on the root too). */
+  broadcastObject<T>(value: T, root = 0): Promise<T> {
+    return this.run('broadcastObject', async (seq) => {
+      this.checkRoot(root, 'broadcastObject');
+      const op = withDetails(OpCode.broadcastObject, { root });
+      let text: string;
+      if (this.rank === root) {
+        text = JSON.stringify(value) ?? 'null';
+        const bytes = Buffer.from(text, 'utf8');
+        await Promise.all(this.otherRanks().map((peer) => this.send(peer, op, seq, bytes)));
+      } else {
+        const frame = await this.receive(root, op, seq);
+        text = frame.payload.toString('utf8');
+        this.connection(root).release(frame);
+      }
+      return JSON.parse(text) as T;
+    });
+  }
+
+  /**
+   * Reduce `input` across ranks and return this rank's segment of the result (the balanced split of
+   * `segmentBounds`: the first `length % worldSize` ranks get one element more). `input` is not modified.
+   */
+  reduceScatter(input: Float32Array, op: ReduceOp = 'sum'): Promise<Float32Array> {
+    return this.run('reduceScatter', async (seq) => {
+      const work = new Float32Array(input);
+      if (this.worldSize > 1) await this.ringReduceScatter(work, op, withDetails(OpCode.reduceScatter, { reduce: op, elementBytes: 4 }), seq);
+      const [start, end] = segmentBounds(work.length, this.worldSize, this.rank);
+      finishReduce(work, start, end, op, this.worldSize);
+      return work.slice(start, end);
+    });
+  }
+
+  /** Wait until every rank has reached this barrier. */
+  barrier(): Promise<void> {
+    return this.run('barrier', async (seq) => {
+      if (this.worldSize === 1) return;
+      const empty = new Uint8Array(0);
+      if (this.rank === 0) {
+        const frames = await Promise.all(this.otherRanks().map((peer) => this.receive(peer, OpCode.barrier, seq, 0)));
+        frames.forEach((frame, index) => this.connection(index + 1).release(frame));
+        await Promise.all(this.otherRanks().map((peer) => this.send(peer, OpCode.barrier, seq, empty)));
+      } else {
+        await this.send(0, OpCode.barrier, seq, empty);
+        this.connection(0).release(await this.receive(0, OpCode.barrier, seq, 0));
+      }
+    });
+  }
+
+  /** Say goodbye to every peer and close every socket. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.chain.catch(() => undefined);
+    for (const connection of this.peers) {
+      if (connection === undefined || connection.socket.destroyed) continue;
+      connection.send(OpCode.bye, 0, new Uint8Array(0)).catch(() => undefined);
+      connection.socket.end();
+      setTimeout(() => connection.socket.destroy(), 1000).unref();
+    }
+    this.failure ??= new DistError('ABORTED', `ProcessGroup: rank ${this.rank}: the group was destroyed`);
+    this.failureReported = true;
+    this.onDestroy();
+  }
+
+  // ---- algorithms ----------------------------------------------------------------------------------------
+
+  /** Small buffers: everyone sends to rank 0, which reduces in rank order and sends the result back. */
+  private async starAllReduce(buffer: FloatArray, op: ReduceOp, seq: number): Promise<void> {
+    const code = withDetails(OpCode.allReduceStar, { reduce: op, elementBytes: buffer.BYTES_PER_ELEMENT });
+    if (this.rank === 0) {
+      const frames = await Promise.all(this.otherRanks().map((peer) => this.receive(peer, code, seq, buffer.byteLength)));
+      frames.forEach((frame, index) => {
+        reduceInto(buffer, 0, floatView(frame.payload, buffer), op);
+        this.connection(index + 1).release(frame);
+      });
+      finishReduce(buffer, 0, buffer.length, op, this.worldSize);
+      await Promise.all(this.otherRanks().map((peer) => this.send(peer, code, seq, bytesOf(buffer))));
+    } else {
+      await this.send(0, code, seq, bytesOf(buffer));
+      const frame = await this.receive(0, code, seq, buffer.byteLength);
+      bytesOf(buffer).set(frame.payload);
+      this.connection(0).release(frame);
+    }
+  }
+
+  /**
+   * Ring reduce-scatter: in step s rank r sends segment (r−1−s) to rank r+1 and adds segment (r−2−s) from rank
+   * r−1, in frames of `chunkBytes` so that reducing one frame overlaps receiving the next. After n−1 steps rank r
+   * holds the finished segment r; segment k was summed in the fixed order k+1, k+2, …, k.
+   */
+  private async ringReduceScatter(buffer: FloatArray, op: ReduceOp, code: number, seq: number): Promise<void> {
+    const n = this.worldSize;
+    for (let step = 0; step < n - 1; step += 1) {
+      const sendSegment = (((this.rank - 1 - step) % n) + n) % n;
+      const receiveSegment = (((this.rank - 2 - step) % n) + n) % n;
+      await Promise.all([
+        this.sendSegment(buffer, sendSegment, code, seq),
+        this.receiveSegment(buffer, receiveSegment, code, seq, (offset, incoming) => reduceInto(buffer, offset, incoming, op)),
+      ]);
+    }
+  }
+
+  /** Large buffers: ring reduce-scatter, then a ring all-gather of the finished segments. */
+  private async ringAllReduce(buffer: FloatArray, op: ReduceOp, seq: number): Promise<void> {
+    const n = this.worldSize;
+    const code = withDetails(OpCode.allReduceRing, { reduce: op, elementBytes: buffer.BYTES_PER_ELEMENT });
+    await this.ringReduceScatter(buffer, op, code, seq);
+    const [start, end] = segmentBounds(buffer.length, n, this.rank);
+    finishReduce(buffer, start, end, op, n);
+    for (let step = 0; step < n - 1; step += 1) {
+      const sendSegment = (((this.rank - step) % n) + n) % n;
+      const receiveSegment = (((this.rank - step - 1) % n) + n) % n;
+      await Promise.all([
+        this.sendSegment(buffer, sendSegment, code, seq),
+        this.receiveSegment(buffer, receiveSegment, code, seq, (offset, incoming) => buffer.set(incoming, offset)),
+      ]);
+    }
+  }
+
+  private chunkElements(buffer: FloatArray): number {
+    return Math.max(1, Math.floor(this.settings.chunkBytes / buffer.BYTES_PER_ELEMENT));
+  }
+
+  private async sendSegment(buffer: FloatArray, segment: number, code: number, seq: number): Promise<void> {
+    const [start, end] = segmentBounds(buffer.length, this.worldSize, segment);
+    const right = (this.rank + 1) % this.worldSize;
+    const size = buffer.BYTES_PER_ELEMENT;
+    const writes: Array<Promise<void>> = [];
+    for (let offset = start; offset < end; offset += this.chunkElements(buffer)) {
+      const chunkEnd = Math.min(end, offset + this.chunkElements(buffer));
+      writes.push(this.send(right, code, seq, bytesOf(buffer, offset * size, chunkEnd * size)));
+    }
+    await Promise.all(writes);
+  }
+
+  private async receiveSegment(
+    buffer: FloatArray,
+    segment: number,
+    code: number,
+    seq: number,
+    combine: (offset: number, incoming: FloatArray) => void,
+  ): Promise<void> {
+    const [start, end] = segmentBounds(buffer.length, this.worldSize, segment);
+    const left = (this.rank - 1 + this.worldSize) % this.worldSize;
+    for (let offset = start; offset < end; offset += this.chunkElements(buffer)) {
+      const chunkEnd = Math.min(end, offset + this.chunkElements(buffer));
+      const frame = await this.receive(left, code, seq, (chunkEnd - offset) * buffer.BYTES_PER_ELEMENT);
+      combine(offset, floatView(frame.payload, buffer));
+      this.connection(left).release(frame);
+    }
+  }
+
+  private async starBroadcast(buffer: FloatArray | Uint8Array, root: number, seq: number): Promise<void> {
+    const code = withDetails(OpCode.broadcastStar, { elementBytes: buffer.BYTES_PER_ELEMENT, root });
+    if (this.rank === root) {
+      await Promise.all(this.otherRanks().map((peer) => this.send(peer, code, seq, bytesOf(buffer))));
+    } else {
+      const frame = await this.receive(root, code, seq, buffer.byteLength);
+      bytesOf(buffer).set(frame.payload);
+      this.connection(root).release(frame);
+    }
+  }
+
+  /** Large broadcasts: a pipelined chain root → root+1 → …, each rank forwarding a chunk as soon as it has it. */
+  private async chainBroadcast(buffer: FloatArray | Uint8Array, root: number, seq: number): Promise<void> {
+    const n = this.worldSize;
+    const code = withDetails(OpCode.broadcastChain, { elementBytes: buffer.BYTES_PER_ELEMENT, root });
+    const position = (this.rank - root + n) % n;
+    const previous = (this.rank - 1 + n) % n;
+    const next = (this.rank + 1) % n;
+    const bytes = bytesOf(buffer);
+    const chunk = this.settings.chunkBytes;
+    const writes: Array<Promise<void>> = [];
+    for (let offset = 0; offset < bytes.length; offset += chunk) {
+      const end = Math.min(bytes.length, offset + chunk);
+      if (position > 0) {
+        const frame = await this.receive(previous, code, seq, end - offset);
+        bytes.set(frame.payload, offset);
+        this.connection(previous).release(frame);
+      }
+      if (position < n - 1) writes.push(this.send(next, code, seq, bytes.subarray(offset, end)));
+    }
+    await Promise.all(writes);
+  }
+
+  /** Send `bytes` to every peer and receive theirs; returns every rank's bytes in rank order. */
+  private async exchange(bytes: Uint8Array, code: number, seq: number): Promise<Uint8Array[]> {
+    const sends = Promise.all(this.otherRanks().map((peer) => this.send(peer, code, seq, bytes)));
+    const parts: Uint8Array[] = new Array(this.worldSize);
+    parts[this.rank] = new Uint8Array(bytes);
+    await Promise.all(
+      this.otherRanks().map(async (peer) => {
+        const frame = await this.receive(peer, code, seq);
+        parts[peer] = new Uint8Array(frame.payload);
+        this.connection(peer).release(frame);
+      }),
+    );
+    await sends;
+    return parts;
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------------------
+
+  private otherRanks(): number[] {
+    return Array.from({ length: this.worldSize }, (_, peer) => peer).filter((peer) => peer !== this.rank);
+  }
+
+  private connection(peer: number): FrameConnection {
+    const connection = this.peers[peer];
+    if (connection === undefined) throw new DistError('PEER_LOST', `ProcessGroup: rank ${this.rank} has no connection to rank ${peer}`, { peer });
+    return connection;
+  }
+
+  private checkRoot(root: number, where: string): void {
+    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) {
+      throw new DistError('DESYNC', `${where}: root ${root} is not a rank of a group of ${this.worldSize}`);
+    }
+  }
+
+  private async send(peer: number, op: number, seq: number, payload: Uint8Array): Promise<void> {
+    try {
+      await this.connection(peer).send(op, seq, payload);
+    } catch (error) {
+      throw this.failure ?? this.lost(peer, error);
+    }
+  }
+
+  /** The next frame from `peer`, checked against the op code, sequence number and (when given) byte count. */
+  private async receive(peer: number, op: number, seq: number, byteCount?: number): Promise<Frame> {
+    this.waitingOn.add(peer);
+    let frame: Frame;
+    try {
+      frame = await this.connection(peer).next();
+    } finally {
+      this.waitingOn.delete(peer);
+    }
+    if (frame.op !== op || frame.seq !== seq || (byteCount !== undefined && frame.payload.length !== byteCount)) {
+      const error = new DistError(
+        'DESYNC',
+        `${this.currentOperation}: rank ${this.rank} expected ${opName(op)} #${seq}` +
+          `${byteCount === undefined ? '' : ` of ${byteCount} bytes`} from rank ${peer}, got ${opName(frame.op)} #${frame.seq} ` +
+          `of ${frame.payload.length} bytes (ranks called different collectives or different sizes)`,
+        { peer },
+      );
+      this.connection(peer).release(frame);
+      this.abort(error);
+      throw error;
+    }
+    return frame;
+  }
+
+  private lost(peer: number, cause: unknown): DistError {
+    return new DistError('PEER_LOST', `${this.currentOperation || 'ProcessGroup'}: rank ${this.rank} lost rank ${peer}`, { peer, cause });
+  }
+
+  private run<T>(name: string, body: (seq: number) => Promise<T>): Promise<T> {
+    const task = async (): Promise<T> => {
+      if (this.failure !== undefined) {
+        if (!this.failureReported) {
+          this.failureReported = true;
+          throw this.failure;
+        }
+        throw new DistError('ABORTED', `${name}: the group was aborted earlier on rank ${this.rank}: ${this.failure.message}`, {
+          cause: this.failure,
+          peer: this.failure.peer,
+        });
+      }
+      this.sequence += 1;
+      const seq = this.sequence;
+      this.currentOperation = `${name} #${seq}`;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const peer = [...this.waitingOn][0];
+          const error = new DistError(
+            'TIMEOUT',
+            `${name} #${seq}: rank ${this.rank} passed its ${this.settings.collectiveTimeoutMs} ms deadline` +
+              `${peer === undefined ? '' : ` waiting for rank ${peer}`}`,
+            { peer },
+          );
+          this.abort(error);
+          reject(error);
+        }, this.settings.collectiveTimeoutMs);
+      });
+      try {
+        return await Promise.race([body(seq), deadline]);
+      } catch (error) {
+        const failure = this.failure ?? (error instanceof DistError ? error : this.lost(-1, error));
+        this.abort(failure);
+        this.failureReported = true;
+        throw failure;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const result = this.chain.then(task, task);
+    this.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  private onControlFrame(peer: number, frame: Frame): void {
+    const text = frame.payload.toString('utf8');
+    this.connection(peer).release(frame);
+    if (frame.op === OpCode.bye) {
+      this.departed.add(peer);
+      this.connection(peer).fail(new DistError('PEER_LOST', `rank ${peer} destroyed its process group`, { peer }));
+      return;
+    }
+    if (frame.op === OpCode.abort) {
+      const remote = JSON.parse(text) as { code: string; message: string; peer?: number };
+      this.abort(
+        new DistError(remote.code, `rank ${this.rank}: rank ${peer} aborted the group: ${remote.message}`, {
+          peer: remote.peer ?? peer,
+        }),
+        peer,
+      );
+    }
+  }
+
+  private peerClosed(peer: number, cause: Error | undefined): void {
+    if (this.destroyed || this.failure !== undefined) return;
+    if (this.departed.has(peer)) return;
+    this.abort(this.lost(peer, cause));
+  }
+
+  /** Fail the group on this rank: tell every peer why (except `from`), fail pending receives, close the sockets. */
+  private abort(error: DistError, from?: number): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    const notice = Buffer.from(JSON.stringify({ code: error.code, message: error.message, peer: error.peer }), 'utf8');
+    this.peers.forEach((connection, peer) => {
+      if (connection === undefined) return;
+      connection.fail(error);
+      if (peer !== from && !connection.socket.destroyed) connection.send(OpCode.abort, 0, notice).catch(() => undefined);
+      connection.socket.end();
+      setTimeout(() => connection.socket.destroy(), 200).unref();
+    });
+    this.onDestroy();
+  }
+}

@@ -1,0 +1,110 @@
+import { connect, type Socket } from 'node:net';
+import { DistError } from '@rlhfjs/core';
+import { connectHandshake } from '../transport/auth';
+import { readLines, type StoreRequest, type StoreResponse } from './store_protocol';
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function connectOnce(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Client of the rendezvous `StoreServer`. Keys are used as given; callers scope them by run id. */
+export class StoreClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (response: StoreResponse) => void; reject: (error: Error) => void }>();
+  private closed = false;
+
+  private constructor(readonly socket: Socket, private readonly where: string) {
+    readLines(socket, (line) => {
+      const response = JSON.parse(line) as StoreResponse;
+      const waiter = this.pending.get(response.id);
+      this.pending.delete(response.id);
+      waiter?.resolve(response);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      const error = new DistError('RENDEZVOUS', `${where}: the store at rank 0 closed the connection`, { peer: 0 });
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    });
+  }
+
+  /** Connect, retrying while the store is not up yet, until `deadline` (ms since epoch). */
+  static async connect(host: string, port: number, secret: string, deadline: number): Promise<StoreClient> {
+    const where = `StoreClient(${host}:${port})`;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      let socket: Socket;
+      try {
+        socket = await connectOnce(host, port);
+      } catch (error) {
+        lastError = error;
+        await sleep(50);
+        continue;
+      }
+      try {
+        await connectHandshake(socket, secret, Math.max(1000, deadline - Date.now()), where);
+      } catch (error) {
+        socket.destroy();
+        throw error;
+      }
+      return new StoreClient(socket, where);
+    }
+    throw new DistError('RENDEZVOUS', `${where}: could not reach the store of rank 0 before the rendezvous timeout`, {
+      cause: lastError,
+      peer: 0,
+    });
+  }
+
+  private request(body: DistributiveOmit<StoreRequest, 'id'>): Promise<StoreResponse> {
+    if (this.closed) return Promise.reject(new DistError('RENDEZVOUS', `${this.where}: closed`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.socket.write(`${JSON.stringify({ ...body, id })}\n`);
+    });
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.request({ command: 'set', key, value });
+  }
+
+  async add(key: string, delta: number): Promise<number> {
+    const response = await this.request({ command: 'add', key, delta });
+    return response.ok ? Number(response.value) : Number.NaN;
+  }
+
+  /** The value of `key`, waiting up to `timeoutMs` for some rank to set it. */
+  async get(key: string, timeoutMs: number): Promise<string> {
+    const response = await this.request({ command: 'get', key, timeoutMs });
+    if (!response.ok) throw new DistError('RENDEZVOUS', `${this.where}: key "${key}" was not set within ${timeoutMs} ms`);
+    return String(response.value);
+  }
+
+  /** Wait until every key is set; on timeout the error lists the missing keys. */
+  async wait(keys: readonly string[], timeoutMs: number): Promise<void> {
+    const response = await this.request({ command: 'wait', keys, timeoutMs });
+    if (!response.ok) {
+      const error = new DistError('RENDEZVOUS', `${this.where}: keys missing after ${timeoutMs} ms: ${(response.missing ?? []).join(', ')}`);
+      (error as DistError & { missing?: readonly string[] }).missing = response.missing;
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,134 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { DistError } from '@rlhfjs/core';
+import { acceptHandshake } from '../transport/auth';
+import { readLines, type StoreRequest, type StoreResponse } from './store_protocol';
+
+export interface StoreServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly secret: string;
+  readonly handshakeTimeoutMs: number;
+}
+
+/**
+ * The key-value store rank 0 serves during rendezvous, like torch's TCPStore: `set`, `get` that waits for the
+ * key, `add` (atomic counter) and `wait` for several keys. Connections that fail the handshake are dropped.
+ */
+export class StoreServer {
+  private readonly values = new Map<string, string>();
+  private readonly keyWaiters = new Map<string, Array<() => void>>();
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: Server, readonly port: number) {}
+
+  static start(options: StoreServerOptions): Promise<StoreServer> {
+    return new Promise((resolve, reject) => {
+      const server = createServer();
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new DistError('RENDEZVOUS', `StoreServer: cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`, {
+            cause: error,
+          }),
+        ),
+      );
+      server.listen(options.port, options.host, () => {
+        const address = server.address();
+        const port = typeof address === 'object' && address !== null ? address.port : options.port;
+        const store = new StoreServer(server, port);
+        server.on('connection', (socket) => store.accept(socket, options));
+        resolve(store);
+      });
+    });
+  }
+
+  close(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.server.close();
+  }
+
+  private accept(socket: Socket, options: StoreServerOptions): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    acceptHandshake(socket, options.secret, options.handshakeTimeoutMs).then(
+      () => readLines(socket, (line) => this.handle(socket, line)),
+      () => socket.destroy(),
+    );
+  }
+
+  private reply(socket: Socket, response: StoreResponse): void {
+    if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
+  }
+
+  private notify(key: string): void {
+    for (const wake of this.keyWaiters.get(key)?.splice(0) ?? []) wake();
+  }
+
+  private waitFor(socket: Socket, id: number, keys: readonly string[], timeoutMs: number, onReady: () => void): void {
+    const missing = (): string[] => keys.filter((key) => !this.values.has(key));
+    if (missing().length === 0) {
+      onReady();
+      return;
+    }
+    let done = false;
+    const check = (): void => {
+      if (done) return;
+      const left = missing();
+      if (left.length === 0) {
+        done = true;
+        clearTimeout(timer);
+        onReady();
+      } else {
+        for (const key of left) this.enqueue(key, check);
+      }
+    };
+    const timer = setTimeout(() => {
+      done = true;
+      this.reply(socket, { id, ok: false, error: 'timeout', missing: missing() });
+    }, timeoutMs);
+    for (const key of missing()) this.enqueue(key, check);
+  }
+
+  private enqueue(key: string, wake: () => void): void {
+    const list = this.keyWaiters.get(key) ?? [];
+    list.push(wake);
+    this.keyWaiters.set(key, list);
+  }
+
+  private handle(socket: Socket, line: string): void {
+    let request: StoreRequest;
+    try {
+      request = JSON.parse(line) as StoreRequest;
+    } catch {
+      socket.destroy();
+      return;
+    }
+    switch (request.command) {
+      case 'set':
+        this.values.set(request.key, request.value);
+        this.notify(request.key);
+        this.reply(socket, { id: request.id, ok: true });
+        return;
+      case 'add': {
+        const value = Number(this.values.get(request.key) ?? '0') + request.delta;
+        this.values.set(request.key, String(value));
+        this.notify(request.key);
+        this.reply(socket, { id: request.id, ok: true, value });
+        return;
+      }
+      case 'get':
+        this.waitFor(socket, request.id, [request.key], request.timeoutMs, () =>
+          this.reply(socket, { id: request.id, ok: true, value: this.values.get(request.key) as string }),
+        );
+        return;
+      case 'wait':
+        this.waitFor(socket, request.id, request.keys, request.timeoutMs, () => this.reply(socket, { id: request.id, ok: true }));
+        return;
+      default: {
+        const exhaustive: never = request;
+        void exhaustive;
+        socket.destroy();
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import type { Socket } from 'node:net';
+import type { BufferPool } from './buffer_pool';
+
+/** Every frame starts with this 16-byte header: magic, op code, sequence number, payload byte count. */
+export const FRAME_HEADER_BYTES = 16;
+const FRAME_MAGIC = 0x524a4446; // "RJDF"
+/** Op codes from here up are control frames (hello, abort, bye), handled outside the collectives. */
+export const CONTROL_OP_BASE = 0xf000;
+
+export interface Frame {
+  readonly op: number;
+  readonly seq: number;
+  /** From the pool; hand it back with `release()` once read. */
+  readonly payload: Buffer;
+}
+
+type Waiter = { resolve: (frame: Frame) => void; reject: (error: Error) => void };
+
+/**
+ * A socket carrying length-prefixed frames. Incoming frames queue until `next()` takes them; payloads are
+ * assembled straight into pooled buffers. A malformed header is reported through `onProtocolError`.
+ */
+export class FrameConnection {
+  private readonly queue: Frame[] = [];
+  private readonly waiters: Waiter[] = [];
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  private current: { op: number; seq: number; payload: Buffer; fill: number } | undefined;
+  private failure: Error | undefined;
+  /** Receives control frames (op code >= CONTROL_OP_BASE) instead of the queue. */
+  onControl: (frame: Frame) => void = () => undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly pool: BufferPool,
+    private readonly onProtocolError: (message: string) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.consume(chunk));
+    socket.resume();
+  }
+
+  /** Fail every present and future `next()` with this error. */
+  fail(error: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  next(): Promise<Frame> {
+    const frame = this.queue.shift();
+    if (frame !== undefined) return Promise.resolve(frame);
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  release(frame: Frame): void {
+    this.pool.give(frame.payload);
+  }
+
+  /** Write one frame; resolves once the payload has been handed to the kernel (the caller may then reuse it). */
+  send(op: number, seq: number, payload: Uint8Array): Promise<void> {
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    header.writeUInt32LE(FRAME_MAGIC, 0);
+    header.writeUInt32LE(op, 4);
+    header.writeUInt32LE(seq >>> 0, 8);
+    header.writeUInt32LE(payload.byteLength, 12);
+    return new Promise((resolve, reject) => {
+      if (this.socket.destroyed) {
+        reject(this.failure ?? new Error('socket is closed'));
+        return;
+      }
+      this.socket.cork();
+      this.socket.write(header);
+      this.socket.write(payload, (error) => (error ? reject(error) : resolve()));
+      this.socket.uncork();
+    });
+  }
+
+  private deliver(frame: Frame): void {
+    if (frame.op >= CONTROL_OP_BASE && frame.op <= 0xffff) {
+      this.onControl(frame);
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) waiter.resolve(frame);
+    else this.queue.push(frame);
+  }
+
+  private consume(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length && this.failure === undefined) {
+      if (this.current === undefined) {
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - offset);
+        chunk.copy(this.header, this.headerFill, offset, offset + take);
+        this.headerFill += take;
+        offset += take;
+        if (this.headerFill < FRAME_HEADER_BYTES) return;
+        this.headerFill = 0;
+        if (this.header.readUInt32LE(0) !== FRAME_MAGIC) {
+          this.onProtocolError(`bad frame magic 0x${this.header.readUInt32LE(0).toString(16)}`);
+          return;
+        }
+        const byteCount = this.header.readUInt32LE(12);
+        this.current = { op: this.header.readUInt32LE(4), seq: this.header.readUInt32LE(8), payload: this.pool.take(byteCount), fill: 0 };
+      }
+      const current = this.current;
+      const take = Math.min(current.payload.length - current.fill, chunk.length - offset);
+      chunk.copy(current.payload, current.fill, offset, offset + take);
+      current.fill += take;
+      offset += take;
+      if (current.fill === current.payload.length) {
+        this.current = undefined;
+        this.deliver({ op: current.op, seq: current.seq, payload: current.payload });
+      }
+    }
+  }
+}
