@@ -1,2 +1,10 @@
 // Public API of @rlhfjs/dpo: explicit named exports only.
-export {};
+export { dpoLoss } from './loss/dpo_loss';
+export type { DpoLossInputs, DpoLossMetrics, DpoLossResult } from './loss/dpo_loss';
+export {
+  resolveDpoLossConfig,
+  DPO_LOSS_TYPES,
+  REFERENCE_FREE_DPO_LOSS_TYPES,
+  LENGTH_NORMALISED_DPO_LOSS_TYPES,
+} from './loss/dpo_loss_config';
+export type { DpoLossType, DpoLossOptions, DpoLossConfig, WeightedDpoLossType } from './loss/dpo_loss_config';
