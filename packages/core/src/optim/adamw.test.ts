@@ -104,7 +104,10 @@ describe('AdamW', () => {
     const g1 = { 'a.weight': tf.tensor2d([[0.5]]) };
     optimizer.step(params, g1, 0.1);
     expect(params.get('b.weight')!.dataSync()[0]).toBe(2);
-    const g2 = { 'a.weight': tf.tensor2d([[0.5]]), 'b.weight': tf.tensor2d([[-3]]) };
+    const g2 = {
+      'a.weight': tf.tensor2d([[0.5]]),
+      'b.weight': tf.tensor2d([[-3]]),
+    };
     optimizer.step(params, g2, 0.1);
     // b's first update is a bias-corrected first step: exactly lr·sign(g) away (up to eps).
     expect(params.get('b.weight')!.dataSync()[0]).toBeCloseTo(2.1, 6);
@@ -123,7 +126,10 @@ describe('AdamW', () => {
       ['b.weight', tf.variable(tf.tensor2d([[1, 2]]))],
     ]);
     const optimizer = new AdamW();
-    const grads = { 'a.weight': tf.tensor2d([[1, 1]]), 'b.weight': tf.tensor2d([[1], [1]]) };
+    const grads = {
+      'a.weight': tf.tensor2d([[1, 1]]),
+      'b.weight': tf.tensor2d([[1], [1]]),
+    };
     expect(() => optimizer.step(params, grads, 0.1)).toThrow(ShapeError);
     expect(() => optimizer.step(params, grads, 0.1)).toThrow(/"b\.weight".*\[2, 1\].*\[1, 2\]/);
     expect(Array.from(params.get('a.weight')!.dataSync())).toEqual([1, 2]);
@@ -138,11 +144,22 @@ describe('AdamW', () => {
   it('saves and restores state so that a resumed run equals an uninterrupted one', () => {
     const makeParams = () =>
       new Map<string, tf.Variable>([
-        ['w', tf.variable(tf.tensor2d([[1, -1], [0.5, 2]]))],
+        [
+          'w',
+          tf.variable(
+            tf.tensor2d([
+              [1, -1],
+              [0.5, 2],
+            ]),
+          ),
+        ],
         ['ln_f.weight', tf.variable(tf.tensor1d([1, 1]))],
       ]);
     const gradsAt = (step: number): tf.NamedTensorMap => ({
-      w: tf.tensor2d([[0.1 * step, -0.2], [0.3, 0.05 * step]]),
+      w: tf.tensor2d([
+        [0.1 * step, -0.2],
+        [0.3, 0.05 * step],
+      ]),
       'ln_f.weight': tf.tensor1d([0.2, -0.1 * step]),
     });
     const straight = makeParams();
@@ -207,7 +224,10 @@ describe('AdamW', () => {
     };
     expect(() => optimizer.loadStateDict(wrongShape, params)).toThrow(CheckpointError);
     expect(() => optimizer.loadStateDict(wrongShape, params)).toThrow(/\[2, 1\].*\[1, 2\]/);
-    const missing = { step: 1, tensors: new Map([['w.exp_avg', { data: new Float32Array(2), shape: [1, 2] }]]) };
+    const missing = {
+      step: 1,
+      tensors: new Map([['w.exp_avg', { data: new Float32Array(2), shape: [1, 2] }]]),
+    };
     expect(() => optimizer.loadStateDict(missing)).toThrow(/exp_avg_sq/);
     const unknownParam = {
       step: 1,
@@ -240,7 +260,10 @@ describe('AdamW', () => {
       ['h.0.attn.weight', tf.variable(tf.randomNormal([4, 3]))],
       ['h.0.attn.bias', tf.variable(tf.zeros([3]))],
     ]);
-    const grads = { 'h.0.attn.weight': tf.randomNormal([4, 3]), 'h.0.attn.bias': tf.randomNormal([3]) };
+    const grads = {
+      'h.0.attn.weight': tf.randomNormal([4, 3]),
+      'h.0.attn.bias': tf.randomNormal([3]),
+    };
     const before = tf.memory().numTensors;
     const optimizer = new AdamW();
     optimizer.step(params, grads, 1e-3);
@@ -294,7 +317,10 @@ describe('resolveAdamWConfig', () => {
       ['keep', tf.variable(tf.tensor2d([[1]]))],
       ['decay', tf.variable(tf.tensor2d([[1]]))],
     ]);
-    const optimizer = new AdamW({ weightDecay: 0.5, noDecay: (name) => name === 'keep' });
+    const optimizer = new AdamW({
+      weightDecay: 0.5,
+      noDecay: (name) => name === 'keep',
+    });
     const grads = { keep: tf.tensor2d([[0]]), decay: tf.tensor2d([[0]]) };
     optimizer.step(params, grads, 0.1);
     // Zero gradient: only the decay moves the parameter, p·(1 − 0.1·0.5).

@@ -151,7 +151,9 @@ export class AdamW {
       }
       if (!shapesEqual(grad.shape, param.shape)) {
         throw new ShapeError(
-          `AdamW.step: gradient of "${name}" has shape ${formatShape(grad.shape)}, parameter has ${formatShape(param.shape)}`,
+          `AdamW.step: gradient of "${name}" has shape ${formatShape(grad.shape)}, parameter has ${formatShape(
+            param.shape,
+          )}`,
         );
       }
       const existing = this.state.get(name);
@@ -195,12 +197,18 @@ export class AdamW {
     for (const [name, state] of this.state) {
       const shape = [...state.exponentialAverage.shape];
       // Copies: the cpu backend hands out its own backing array.
-      tensors.set(name + EXP_AVG, { data: Float32Array.from(state.exponentialAverage.dataSync()), shape });
+      tensors.set(name + EXP_AVG, {
+        data: Float32Array.from(state.exponentialAverage.dataSync()),
+        shape,
+      });
       tensors.set(name + EXP_AVG_SQ, {
         data: Float32Array.from(state.exponentialAverageSquared.dataSync()),
         shape: [...shape],
       });
-      tensors.set(name + STEP, { data: Float32Array.of(state.step), shape: [] });
+      tensors.set(name + STEP, {
+        data: Float32Array.of(state.step),
+        shape: [],
+      });
     }
     return { step: this.steps, tensors };
   }
@@ -251,12 +259,16 @@ export class AdamW {
         if (param === undefined) {
           problems.push(`state for "${name}", which is not a parameter`);
         } else if (!shapesEqual(param.shape, m.shape)) {
-          problems.push(`"${name}": state has shape ${formatShape(m.shape)}, parameter has ${formatShape(param.shape)}`);
+          problems.push(
+            `"${name}": state has shape ${formatShape(m.shape)}, parameter has ${formatShape(param.shape)}`,
+          );
         }
       }
     }
     if (problems.length > 0) {
-      throw new CheckpointError(`AdamW.loadStateDict: ${problems.join('; ')}`, { code: 'OPTIMIZER_STATE' });
+      throw new CheckpointError(`AdamW.loadStateDict: ${problems.join('; ')}`, {
+        code: 'OPTIMIZER_STATE',
+      });
     }
 
     const loaded = new Map<string, ParameterState>();

@@ -8,7 +8,11 @@ import { createLrSchedule, resolveLrScheduleConfig } from './lr_schedule';
 //   min lr:  cosine · (1 - minLr/lr) + minLr/lr
 describe('createLrSchedule', () => {
   it('constant with warmup ramps linearly from 0 then holds', () => {
-    const schedule = createLrSchedule({ type: 'constant', learningRate: 1e-3, warmupSteps: 4 });
+    const schedule = createLrSchedule({
+      type: 'constant',
+      learningRate: 1e-3,
+      warmupSteps: 4,
+    });
     expect(schedule(0)).toBe(0);
     expect(schedule(1)).toBeCloseTo(2.5e-4, 15);
     expect(schedule(3)).toBeCloseTo(7.5e-4, 15);
@@ -23,7 +27,12 @@ describe('createLrSchedule', () => {
   });
 
   it('linear warms up then decays to 0 at totalSteps and stays there', () => {
-    const schedule = createLrSchedule({ type: 'linear', learningRate: 1e-3, warmupSteps: 2, totalSteps: 10 });
+    const schedule = createLrSchedule({
+      type: 'linear',
+      learningRate: 1e-3,
+      warmupSteps: 2,
+      totalSteps: 10,
+    });
     expect(schedule(0)).toBe(0);
     expect(schedule(1)).toBeCloseTo(5e-4, 15);
     expect(schedule(2)).toBeCloseTo(1e-3, 15);
@@ -34,7 +43,12 @@ describe('createLrSchedule', () => {
   });
 
   it('cosine half-wave: peak, midpoint, zero, then rises again past totalSteps as in transformers', () => {
-    const schedule = createLrSchedule({ type: 'cosine', learningRate: 1, warmupSteps: 2, totalSteps: 10 });
+    const schedule = createLrSchedule({
+      type: 'cosine',
+      learningRate: 1,
+      warmupSteps: 2,
+      totalSteps: 10,
+    });
     expect(schedule(1)).toBeCloseTo(0.5, 15);
     expect(schedule(2)).toBeCloseTo(1, 15);
     expect(schedule(4)).toBeCloseTo(0.5 + Math.SQRT2 / 4, 12); // progress 1/4
@@ -44,7 +58,12 @@ describe('createLrSchedule', () => {
   });
 
   it('cosine with a full cycle reaches 0 at the midpoint', () => {
-    const schedule = createLrSchedule({ type: 'cosine', learningRate: 2, totalSteps: 8, numCycles: 1 });
+    const schedule = createLrSchedule({
+      type: 'cosine',
+      learningRate: 2,
+      totalSteps: 8,
+      numCycles: 1,
+    });
     expect(schedule(0)).toBeCloseTo(2, 15);
     expect(schedule(4)).toBeCloseTo(0, 12);
     expect(schedule(8)).toBeCloseTo(2, 12);
@@ -66,7 +85,12 @@ describe('createLrSchedule', () => {
   it('collects every config problem in one ConfigError', () => {
     let error: unknown;
     try {
-      resolveLrScheduleConfig({ type: 'linear', learningRate: -1, warmupSteps: 1.5, numCycles: 0 });
+      resolveLrScheduleConfig({
+        type: 'linear',
+        learningRate: -1,
+        warmupSteps: 1.5,
+        numCycles: 0,
+      });
     } catch (caught) {
       error = caught;
     }
@@ -80,17 +104,31 @@ describe('createLrSchedule', () => {
   });
 
   it('rejects a min learning rate outside cosine, warmup beyond total, and negative steps', () => {
-    expect(() => createLrSchedule({ type: 'linear', learningRate: 1, totalSteps: 5, minLearningRate: 0.1 })).toThrow(
-      ConfigError,
-    );
-    expect(() => createLrSchedule({ type: 'linear', learningRate: 1, totalSteps: 5, warmupSteps: 6 })).toThrow(
-      ConfigError,
-    );
+    expect(() =>
+      createLrSchedule({
+        type: 'linear',
+        learningRate: 1,
+        totalSteps: 5,
+        minLearningRate: 0.1,
+      }),
+    ).toThrow(ConfigError);
+    expect(() =>
+      createLrSchedule({
+        type: 'linear',
+        learningRate: 1,
+        totalSteps: 5,
+        warmupSteps: 6,
+      }),
+    ).toThrow(ConfigError);
     expect(() => createLrSchedule({ learningRate: 1 })(-1)).toThrow(ConfigError);
   });
 
   it('returns a frozen config', () => {
-    const config = resolveLrScheduleConfig({ type: 'cosine', learningRate: 1, totalSteps: 3 });
+    const config = resolveLrScheduleConfig({
+      type: 'cosine',
+      learningRate: 1,
+      totalSteps: 3,
+    });
     expect(Object.isFrozen(config)).toBe(true);
     expect(config).toEqual({
       type: 'cosine',

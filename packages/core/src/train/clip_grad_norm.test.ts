@@ -9,7 +9,10 @@ describe('clipGradNorm', () => {
   });
 
   // ‖[3, 4]‖ = 5 and ‖[[12]]‖ = 12, so the global norm is √(25 + 144) = 13.
-  const makeGrads = (): tf.NamedTensorMap => ({ a: tf.tensor1d([3, 4]), b: tf.tensor2d([[12]]) });
+  const makeGrads = (): tf.NamedTensorMap => ({
+    a: tf.tensor1d([3, 4]),
+    b: tf.tensor2d([[12]]),
+  });
 
   it('scales every gradient by maxNorm / (norm + 1e-6) and returns the pre-clip norm', () => {
     const grads = makeGrads();
@@ -59,7 +62,11 @@ describe('clipGradNorm', () => {
   });
 
   it('handles an empty map and rejects a bad maxNorm', () => {
-    expect(clipGradNorm({}, 1)).toEqual({ grads: {}, totalNorm: 0, clipped: false });
+    expect(clipGradNorm({}, 1)).toEqual({
+      grads: {},
+      totalNorm: 0,
+      clipped: false,
+    });
     expect(() => clipGradNorm({}, 0)).toThrow(ConfigError);
     expect(() => clipGradNorm({}, NaN)).toThrow(ConfigError);
   });
