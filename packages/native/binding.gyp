@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "rlhfjs_native",
+      "sources": ["native/addon.cc", "native/kernels.cc"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "/usr/include/x86_64-linux-gnu/openblas-pthread",
+        "/usr/include/aarch64-linux-gnu/openblas-pthread",
+        "/usr/include/openblas"
+      ],
+      "libraries": ["-lopenblas"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-O3", "-fexceptions", "-std=c++17", "-fno-math-errno"]
+    }
+  ]
+}

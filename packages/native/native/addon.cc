@@ -1,0 +1,254 @@
+// N-API bindings of the native backend's kernels. Every function checks the buffer lengths it is given, so a
+// wrong call from TypeScript throws a RangeError instead of reading or writing out of bounds.
+#include <napi.h>
+
+#include <cblas.h>
+
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace {
+
+using rlhfjs::GemmBatched;
+
+float* FloatData(const Napi::Value& value, const char* name, size_t* length) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(value.Env(), std::string(name) + " must be a Float32Array");
+  }
+  Napi::Float32Array array = value.As<Napi::Float32Array>();
+  *length = array.ElementLength();
+  return array.Data();
+}
+
+const int32_t* IntData(const Napi::Value& value, const char* name, size_t* length) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(value.Env(), std::string(name) + " must be an Int32Array");
+  }
+  Napi::Int32Array array = value.As<Napi::Int32Array>();
+  *length = array.ElementLength();
+  return array.Data();
+}
+
+std::vector<int64_t> Int64Vector(const Napi::Value& value, const char* name) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(value.Env(), std::string(name) + " must be a Float64Array");
+  }
+  Napi::Float64Array array = value.As<Napi::Float64Array>();
+  std::vector<int64_t> result(array.ElementLength());
+  for (size_t i = 0; i < result.size(); ++i) result[i] = static_cast<int64_t>(array[i]);
+  return result;
+}
+
+int64_t Integer(const Napi::CallbackInfo& info, size_t index) { return info[index].As<Napi::Number>().Int64Value(); }
+
+void Require(const Napi::Env& env, bool condition, const char* function, const char* message) {
+  if (!condition) throw Napi::RangeError::New(env, std::string(function) + ": " + message);
+}
+
+// gemm(a, b, c, batch, m, n, k, transposeA, transposeB, aOffsets, bOffsets)
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t aLength, bLength, cLength;
+  const float* a = FloatData(info[0], "a", &aLength);
+  const float* b = FloatData(info[1], "b", &bLength);
+  float* c = FloatData(info[2], "c", &cLength);
+  const int64_t batch = Integer(info, 3), m = Integer(info, 4), n = Integer(info, 5), k = Integer(info, 6);
+  const bool transposeA = info[7].ToBoolean(), transposeB = info[8].ToBoolean();
+  std::vector<int64_t> aOffsets = Int64Vector(info[9], "aOffsets");
+  std::vector<int64_t> bOffsets = Int64Vector(info[10], "bOffsets");
+  Require(env, batch >= 0 && m >= 0 && n >= 0 && k >= 0, "gemm", "negative dimension");
+  Require(env, static_cast<int64_t>(cLength) >= batch * m * n, "gemm", "output too small");
+  Require(env, static_cast<int64_t>(aOffsets.size()) >= batch && static_cast<int64_t>(bOffsets.size()) >= batch,
+          "gemm", "offsets shorter than batch");
+  for (int64_t i = 0; i < batch && m * n * k > 0; ++i) {
+    Require(env, aOffsets[i] >= 0 && aOffsets[i] + m * k <= static_cast<int64_t>(aLength), "gemm", "a out of range");
+    Require(env, bOffsets[i] >= 0 && bOffsets[i] + k * n <= static_cast<int64_t>(bLength), "gemm", "b out of range");
+  }
+  GemmBatched(a, b, c, batch, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), transposeA, transposeB,
+              aOffsets.data(), bOffsets.data());
+  return env.Undefined();
+}
+
+// biasActivation(c, rows, n, bias | null, activation, alpha)
+Napi::Value BiasActivation(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t cLength, biasLength = 0;
+  float* c = FloatData(info[0], "c", &cLength);
+  const int64_t rows = Integer(info, 1), n = Integer(info, 2);
+  const float* bias = info[3].IsNull() ? nullptr : FloatData(info[3], "bias", &biasLength);
+  Require(env, rows >= 0 && n >= 0 && static_cast<int64_t>(cLength) >= rows * n, "biasActivation", "c too small");
+  Require(env, bias == nullptr || static_cast<int64_t>(biasLength) >= n, "biasActivation", "bias too small");
+  rlhfjs::BiasActivation(c, rows, static_cast<int>(n), bias, static_cast<int>(Integer(info, 4)),
+                         info[5].As<Napi::Number>().FloatValue());
+  return env.Undefined();
+}
+
+int64_t MaxIndex(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
+  int64_t index = 0;
+  for (size_t d = 0; d < shape.size(); ++d) index += (shape[d] - 1) * strides[d];
+  return index;
+}
+
+// binary(op, a, aStrides, b, bStrides, out, outShape)
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t aLength, bLength, outLength;
+  const int op = static_cast<int>(Integer(info, 0));
+  const float* a = FloatData(info[1], "a", &aLength);
+  std::vector<int64_t> aStrides = Int64Vector(info[2], "aStrides");
+  const float* b = FloatData(info[3], "b", &bLength);
+  std::vector<int64_t> bStrides = Int64Vector(info[4], "bStrides");
+  float* out = FloatData(info[5], "out", &outLength);
+  std::vector<int64_t> outShape = Int64Vector(info[6], "outShape");
+  Require(env, outShape.size() <= 8 && aStrides.size() == outShape.size() && bStrides.size() == outShape.size(),
+          "binary", "rank mismatch or rank above 8");
+  int64_t total = 1;
+  for (int64_t d : outShape) total *= d;
+  if (total > 0) {
+    Require(env, static_cast<int64_t>(outLength) >= total, "binary", "out too small");
+    Require(env, MaxIndex(outShape, aStrides) < static_cast<int64_t>(aLength), "binary", "a too small");
+    Require(env, MaxIndex(outShape, bStrides) < static_cast<int64_t>(bLength), "binary", "b too small");
+  }
+  rlhfjs::Binary(op, a, aStrides.data(), b, bStrides.data(), out, outShape.data(), static_cast<int>(outShape.size()));
+  return env.Undefined();
+}
+
+// unary(op, x, out, alpha)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, outLength;
+  const float* x = FloatData(info[1], "x", &xLength);
+  float* out = FloatData(info[2], "out", &outLength);
+  Require(env, outLength >= xLength, "unary", "out too small");
+  rlhfjs::Unary(static_cast<int>(Integer(info, 0)), x, out, static_cast<int64_t>(xLength),
+                info[3].As<Napi::Number>().FloatValue());
+  return env.Undefined();
+}
+
+// reduce(op, x, out, outer, reduce, inner)
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, outLength;
+  const float* x = FloatData(info[1], "x", &xLength);
+  float* out = FloatData(info[2], "out", &outLength);
+  const int64_t outer = Integer(info, 3), reduce = Integer(info, 4), inner = Integer(info, 5);
+  Require(env, static_cast<int64_t>(xLength) >= outer * reduce * inner, "reduce", "x too small");
+  Require(env, static_cast<int64_t>(outLength) >= outer * inner, "reduce", "out too small");
+  rlhfjs::Reduce(static_cast<int>(Integer(info, 0)), x, out, outer, reduce, inner);
+  return env.Undefined();
+}
+
+// softmax(x, out, rows, cols)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, outLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  float* out = FloatData(info[1], "out", &outLength);
+  const int64_t rows = Integer(info, 2), cols = Integer(info, 3);
+  Require(env, static_cast<int64_t>(xLength) >= rows * cols && static_cast<int64_t>(outLength) >= rows * cols,
+          "softmax", "buffer too small");
+  rlhfjs::Softmax(x, out, rows, cols);
+  return env.Undefined();
+}
+
+// transpose(x, out, xShape, perm)
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, outLength, permLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  float* out = FloatData(info[1], "out", &outLength);
+  std::vector<int64_t> shape = Int64Vector(info[2], "xShape");
+  const int32_t* perm = IntData(info[3], "perm", &permLength);
+  Require(env, shape.size() >= 1 && shape.size() <= 8 && permLength == shape.size(), "transpose", "bad rank");
+  int64_t total = 1;
+  for (int64_t d : shape) total *= d;
+  std::vector<bool> seen(shape.size(), false);
+  for (size_t d = 0; d < permLength; ++d) {
+    Require(env, perm[d] >= 0 && static_cast<size_t>(perm[d]) < shape.size() && !seen[perm[d]], "transpose",
+            "perm is not a permutation");
+    seen[perm[d]] = true;
+  }
+  Require(env, static_cast<int64_t>(xLength) >= total && static_cast<int64_t>(outLength) >= total, "transpose",
+          "buffer too small");
+  rlhfjs::Transpose(x, out, shape.data(), perm, static_cast<int>(shape.size()));
+  return env.Undefined();
+}
+
+// gather(x, indices, out, outer, indexCount, inner, axisSize) -> first bad index position or -1
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, indicesLength, outLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  const int32_t* indices = IntData(info[1], "indices", &indicesLength);
+  float* out = FloatData(info[2], "out", &outLength);
+  const int64_t outer = Integer(info, 3), indexCount = Integer(info, 4), inner = Integer(info, 5),
+                axisSize = Integer(info, 6);
+  Require(env, static_cast<int64_t>(indicesLength) >= indexCount, "gather", "indices too short");
+  Require(env, static_cast<int64_t>(xLength) >= outer * axisSize * inner, "gather", "x too small");
+  Require(env, static_cast<int64_t>(outLength) >= outer * indexCount * inner, "gather", "out too small");
+  return Napi::Number::New(env, static_cast<double>(rlhfjs::Gather(x, indices, out, outer, indexCount, inner,
+                                                                   axisSize)));
+}
+
+// unsortedSegmentSum(x, segmentIds, out, rows, inner, numSegments)
+Napi::Value UnsortedSegmentSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, idsLength, outLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  const int32_t* ids = IntData(info[1], "segmentIds", &idsLength);
+  float* out = FloatData(info[2], "out", &outLength);
+  const int64_t rows = Integer(info, 3), inner = Integer(info, 4), numSegments = Integer(info, 5);
+  Require(env, static_cast<int64_t>(idsLength) >= rows && static_cast<int64_t>(xLength) >= rows * inner,
+          "unsortedSegmentSum", "x or segmentIds too small");
+  Require(env, static_cast<int64_t>(outLength) >= numSegments * inner, "unsortedSegmentSum", "out too small");
+  rlhfjs::UnsortedSegmentSum(x, ids, out, rows, inner, numSegments);
+  return env.Undefined();
+}
+
+// select(condition, a, b, out)
+Napi::Value Select(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "condition must be a Uint8Array");
+  }
+  Napi::Uint8Array condition = info[0].As<Napi::Uint8Array>();
+  size_t aLength, bLength, outLength;
+  const float* a = FloatData(info[1], "a", &aLength);
+  const float* b = FloatData(info[2], "b", &bLength);
+  float* out = FloatData(info[3], "out", &outLength);
+  const size_t size = condition.ElementLength();
+  Require(env, aLength >= size && bLength >= size && outLength >= size, "select", "buffer too small");
+  rlhfjs::Select(condition.Data(), a, b, out, static_cast<int64_t>(size));
+  return env.Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("config", Napi::String::New(env, openblas_get_config()));
+  result.Set("corename", Napi::String::New(env, openblas_get_corename()));
+  result.Set("threads", Napi::Number::New(env, openblas_get_num_threads()));
+  result.Set("processors", Napi::Number::New(env, openblas_get_num_procs()));
+  return result;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("unsortedSegmentSum", Napi::Function::New(env, UnsortedSegmentSum));
+  exports.Set("select", Napi::Function::New(env, Select));
+  exports.Set("info", Napi::Function::New(env, Info));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(rlhfjs_native, Init)

@@ -1,0 +1,290 @@
+// Kernels for the native backend. Each reproduces the arithmetic of the matching tfjs cpu kernel (same formulas,
+// float32 results; reductions accumulate in double as the cpu backend's JavaScript numbers do).
+#include "kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace rlhfjs {
+
+void GemmBatched(const float* a, const float* b, float* c, int64_t batch, int m, int n, int k, bool transposeA,
+                 bool transposeB, const int64_t* aOffsets, const int64_t* bOffsets) {
+  const int64_t outSize = static_cast<int64_t>(m) * n;
+  if (outSize == 0) return;
+  if (k == 0) {
+    std::memset(c, 0, sizeof(float) * outSize * batch);
+    return;
+  }
+  const int lda = transposeA ? m : k;  // A stored [m, k] or [k, m]
+  const int ldb = transposeB ? k : n;  // B stored [k, n] or [n, k]
+  for (int64_t i = 0; i < batch; ++i) {
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, m, n,
+                k, 1.0f, a + aOffsets[i], std::max(lda, 1), b + bOffsets[i], std::max(ldb, 1), 0.0f,
+                c + i * outSize, std::max(n, 1));
+  }
+}
+
+static inline float ApplyActivation(float v, int activation, float alpha) {
+  switch (activation) {
+    case kRelu: return v < 0.0f ? 0.0f : v;
+    case kRelu6: return std::min(std::max(v, 0.0f), 6.0f);
+    case kLeakyRelu: return v < 0.0f ? alpha * v : v;
+    case kSigmoid: return 1.0f / (1.0f + std::exp(-v));
+    case kElu: return v >= 0.0f ? v : std::exp(v) - 1.0f;
+    default: return v;
+  }
+}
+
+void BiasActivation(float* c, int64_t rows, int n, const float* bias, int activation, float alpha) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + r * n;
+    if (bias != nullptr) {
+      for (int j = 0; j < n; ++j) row[j] += bias[j];
+    }
+    if (activation != kLinear) {
+      for (int j = 0; j < n; ++j) row[j] = ApplyActivation(row[j], activation, alpha);
+    }
+  }
+}
+
+template <typename F>
+static void BinaryLoop(F f, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides,
+                       float* out, const int64_t* outShape, int rank) {
+  int64_t total = 1;
+  for (int d = 0; d < rank; ++d) total *= outShape[d];
+  if (total == 0) return;
+  if (rank == 0) {
+    out[0] = f(a[0], b[0]);
+    return;
+  }
+  const int64_t inner = outShape[rank - 1];
+  const int64_t aInner = aStrides[rank - 1];
+  const int64_t bInner = bStrides[rank - 1];
+  const int64_t outer = total / inner;
+  int64_t counter[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t aBase = 0;
+  int64_t bBase = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* ap = a + aBase;
+    const float* bp = b + bBase;
+    float* op = out + o * inner;
+    if (aInner == 1 && bInner == 1) {
+      for (int64_t i = 0; i < inner; ++i) op[i] = f(ap[i], bp[i]);
+    } else if (aInner == 1 && bInner == 0) {
+      const float bv = bp[0];
+      for (int64_t i = 0; i < inner; ++i) op[i] = f(ap[i], bv);
+    } else if (aInner == 0 && bInner == 1) {
+      const float av = ap[0];
+      for (int64_t i = 0; i < inner; ++i) op[i] = f(av, bp[i]);
+    } else {
+      for (int64_t i = 0; i < inner; ++i) op[i] = f(ap[i * aInner], bp[i * bInner]);
+    }
+    // Advance the multi-index over the outer dims (all but the last).
+    for (int d = rank - 2; d >= 0; --d) {
+      if (++counter[d] < outShape[d]) {
+        aBase += aStrides[d];
+        bBase += bStrides[d];
+        break;
+      }
+      aBase -= aStrides[d] * (outShape[d] - 1);
+      bBase -= bStrides[d] * (outShape[d] - 1);
+      counter[d] = 0;
+    }
+  }
+}
+
+void Binary(int op, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides, float* out,
+            const int64_t* outShape, int rank) {
+  switch (op) {
+    case kAdd: return BinaryLoop([](float x, float y) { return x + y; }, a, aStrides, b, bStrides, out, outShape, rank);
+    case kSub: return BinaryLoop([](float x, float y) { return x - y; }, a, aStrides, b, bStrides, out, outShape, rank);
+    case kMul: return BinaryLoop([](float x, float y) { return x * y; }, a, aStrides, b, bStrides, out, outShape, rank);
+    case kDiv: return BinaryLoop([](float x, float y) { return x / y; }, a, aStrides, b, bStrides, out, outShape, rank);
+    case kMaximum:
+      return BinaryLoop([](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : (x > y ? x : y); }, a,
+                        aStrides, b, bStrides, out, outShape, rank);
+    case kMinimum:
+      return BinaryLoop([](float x, float y) { return (std::isnan(x) || std::isnan(y)) ? NAN : (x < y ? x : y); }, a,
+                        aStrides, b, bStrides, out, outShape, rank);
+    case kSquaredDifference:
+      return BinaryLoop([](float x, float y) { float d = x - y; return d * d; }, a, aStrides, b, bStrides, out,
+                        outShape, rank);
+  }
+}
+
+// tfjs's erf: Abramowitz & Stegun 7.1.26 with the constants of tfjs-core's erf_util.
+static inline float TfjsErf(float xf) {
+  const double x = xf;
+  const double p = 0.3275911, a1 = 0.254829592, a2 = -0.284496736, a3 = 1.421413741, a4 = -1.453152027,
+               a5 = 1.061405429;
+  const double sign = x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
+  const double v = std::fabs(x);
+  const double t = 1.0 / (1.0 + p * v);
+  return static_cast<float>(sign * (1.0 - (((((a5 * t + a4) * t) + a3) * t + a2) * t + a1) * t * std::exp(-v * v)));
+}
+
+template <typename F>
+static void UnaryLoop(F f, const float* x, float* out, int64_t size) {
+  for (int64_t i = 0; i < size; ++i) out[i] = f(x[i]);
+}
+
+void Unary(int op, const float* x, float* out, int64_t size, float alpha) {
+  switch (op) {
+    case kExp: return UnaryLoop([](float v) { return std::exp(v); }, x, out, size);
+    case kLog: return UnaryLoop([](float v) { return std::log(v); }, x, out, size);
+    case kNeg: return UnaryLoop([](float v) { return -v; }, x, out, size);
+    case kSqrt: return UnaryLoop([](float v) { return std::sqrt(v); }, x, out, size);
+    case kRsqrt: return UnaryLoop([](float v) { return 1.0f / std::sqrt(v); }, x, out, size);
+    case kTanh: return UnaryLoop([](float v) { return std::tanh(v); }, x, out, size);
+    case kErf: return UnaryLoop(TfjsErf, x, out, size);
+    case kSquare: return UnaryLoop([](float v) { return v * v; }, x, out, size);
+    case kReluU: return UnaryLoop([](float v) { return v < 0.0f ? 0.0f : v; }, x, out, size);
+    case kSigmoidU: return UnaryLoop([](float v) { return 1.0f / (1.0f + std::exp(-v)); }, x, out, size);
+    case kAbs: return UnaryLoop([](float v) { return std::fabs(v); }, x, out, size);
+    case kReciprocal: return UnaryLoop([](float v) { return 1.0f / v; }, x, out, size);
+    case kLog1p: return UnaryLoop([](float v) { return std::log1p(v); }, x, out, size);
+    case kScale: return UnaryLoop([alpha](float v) { return v * alpha; }, x, out, size);
+  }
+}
+
+void Reduce(int op, const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner) {
+  const bool isSum = op == kSum || op == kMean;
+  std::vector<double> accumulator(static_cast<size_t>(inner));
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* block = x + o * reduce * inner;
+    float* result = out + o * inner;
+    if (reduce == 0) {
+      for (int64_t i = 0; i < inner; ++i) result[i] = isSum ? 0.0f : (op == kMax ? -INFINITY : INFINITY);
+      if (op == kMean) for (int64_t i = 0; i < inner; ++i) result[i] = NAN;
+      continue;
+    }
+    if (inner == 1) {
+      if (isSum) {
+        double s = 0.0;
+        for (int64_t r = 0; r < reduce; ++r) s += block[r];
+        result[0] = static_cast<float>(op == kMean ? s / static_cast<double>(reduce) : s);
+      } else {
+        float best = block[0];
+        for (int64_t r = 1; r < reduce; ++r) {
+          const float v = block[r];
+          if (std::isnan(v) || std::isnan(best)) best = NAN;
+          else if (op == kMax ? v > best : v < best) best = v;
+        }
+        result[0] = best;
+      }
+      continue;
+    }
+    if (isSum) {
+      for (int64_t i = 0; i < inner; ++i) accumulator[i] = block[i];
+      for (int64_t r = 1; r < reduce; ++r) {
+        const float* row = block + r * inner;
+        for (int64_t i = 0; i < inner; ++i) accumulator[i] += row[i];
+      }
+      const double scale = op == kMean ? 1.0 / static_cast<double>(reduce) : 1.0;
+      for (int64_t i = 0; i < inner; ++i) result[i] = static_cast<float>(accumulator[i] * scale);
+    } else {
+      for (int64_t i = 0; i < inner; ++i) result[i] = block[i];
+      for (int64_t r = 1; r < reduce; ++r) {
+        const float* row = block + r * inner;
+        for (int64_t i = 0; i < inner; ++i) {
+          const float v = row[i];
+          if (std::isnan(v) || std::isnan(result[i])) result[i] = NAN;
+          else if (op == kMax ? v > result[i] : v < result[i]) result[i] = v;
+        }
+      }
+    }
+  }
+}
+
+void Softmax(const float* x, float* out, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    float* result = out + r * cols;
+    float maximum = -INFINITY;
+    for (int64_t j = 0; j < cols; ++j) maximum = std::max(maximum, row[j]);
+    double sum = 0.0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const float e = std::exp(row[j] - maximum);
+      result[j] = e;
+      sum += e;
+    }
+    const float total = static_cast<float>(sum);
+    for (int64_t j = 0; j < cols; ++j) result[j] = result[j] / total;
+  }
+}
+
+void Transpose(const float* x, float* out, const int64_t* xShape, const int32_t* perm, int rank) {
+  int64_t total = 1;
+  for (int d = 0; d < rank; ++d) total *= xShape[d];
+  if (total == 0) return;
+  int64_t xStrides[8];
+  int64_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    xStrides[d] = stride;
+    stride *= xShape[d];
+  }
+  int64_t outShape[8];
+  int64_t inStrides[8];  // stride in x of each output dim
+  for (int d = 0; d < rank; ++d) {
+    outShape[d] = xShape[perm[d]];
+    inStrides[d] = xStrides[perm[d]];
+  }
+  // Copy whole rows when the last dim stays last; otherwise walk the innermost output dim with its x stride.
+  const int64_t inner = outShape[rank - 1];
+  const int64_t innerStride = inStrides[rank - 1];
+  const int64_t outer = total / inner;
+  int64_t counter[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t base = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    float* dst = out + o * inner;
+    const float* src = x + base;
+    if (innerStride == 1) {
+      std::memcpy(dst, src, sizeof(float) * inner);
+    } else {
+      for (int64_t i = 0; i < inner; ++i) dst[i] = src[i * innerStride];
+    }
+    for (int d = rank - 2; d >= 0; --d) {
+      if (++counter[d] < outShape[d]) {
+        base += inStrides[d];
+        break;
+      }
+      base -= inStrides[d] * (outShape[d] - 1);
+      counter[d] = 0;
+    }
+  }
+}
+
+int64_t Gather(const float* x, const int32_t* indices, float* out, int64_t outer, int64_t indexCount, int64_t inner,
+               int64_t axisSize) {
+  for (int64_t i = 0; i < indexCount; ++i) {
+    if (indices[i] < 0 || indices[i] >= axisSize) return i;
+  }
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < indexCount; ++i) {
+      std::memcpy(out + (o * indexCount + i) * inner, x + (o * axisSize + indices[i]) * inner, sizeof(float) * inner);
+    }
+  }
+  return -1;
+}
+
+void UnsortedSegmentSum(const float* x, const int32_t* segmentIds, float* out, int64_t rows, int64_t inner,
+                        int64_t numSegments) {
+  std::memset(out, 0, sizeof(float) * numSegments * inner);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t id = segmentIds[r];
+    if (id < 0 || id >= numSegments) continue;
+    float* dst = out + id * inner;
+    const float* src = x + r * inner;
+    for (int64_t i = 0; i < inner; ++i) dst[i] += src[i];
+  }
+}
+
+void Select(const uint8_t* condition, const float* a, const float* b, float* out, int64_t size) {
+  for (int64_t i = 0; i < size; ++i) out[i] = condition[i] ? a[i] : b[i];
+}
+
+}  // namespace rlhfjs

@@ -1,0 +1,49 @@
+// Plain C++ kernels over raw float buffers; addon.cc binds them to N-API. No tfjs or N-API types here.
+#pragma once
+#include <cstdint>
+
+namespace rlhfjs {
+
+// C[batch, m, n] = op(A)[m, k] x op(B)[k, n] for each batch, with per-batch element offsets into A and B.
+void GemmBatched(const float* a, const float* b, float* c, int64_t batch, int m, int n, int k, bool transposeA,
+                 bool transposeB, const int64_t* aOffsets, const int64_t* bOffsets);
+
+// Activation codes shared with the TypeScript side (kernels/activation_codes.ts).
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kLeakyRelu = 3, kSigmoid = 4, kElu = 5 };
+// In place on c[rows, n]: add bias[n] (when not null) to every row, then apply the activation.
+void BiasActivation(float* c, int64_t rows, int n, const float* bias, int activation, float alpha);
+
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kMaximum = 4, kMinimum = 5, kSquaredDifference = 6 };
+// out[outShape] = a op b with broadcasting expressed as element strides (0 on broadcast dims), rank <= 8.
+void Binary(int op, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides, float* out,
+            const int64_t* outShape, int rank);
+
+enum UnaryOp {
+  kExp = 0, kLog = 1, kNeg = 2, kSqrt = 3, kRsqrt = 4, kTanh = 5, kErf = 6, kSquare = 7, kReluU = 8,
+  kSigmoidU = 9, kAbs = 10, kReciprocal = 11, kLog1p = 12, kScale = 13
+};
+void Unary(int op, const float* x, float* out, int64_t size, float alpha);
+
+enum ReduceOp { kSum = 0, kMax = 1, kMin = 2, kMean = 3 };
+// x viewed as [outer, reduce, inner]; out[outer, inner].
+void Reduce(int op, const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner);
+
+// Row softmax of x[rows, cols].
+void Softmax(const float* x, float* out, int64_t rows, int64_t cols);
+
+// out = transpose(x, perm) for x of shape xShape, rank <= 8.
+void Transpose(const float* x, float* out, const int64_t* xShape, const int32_t* perm, int rank);
+
+// out[outer, indexCount, inner] = x[outer, axisSize, inner] gathered along the middle axis. Returns the first
+// index that is out of [0, axisSize) (or -1 when all are valid); nothing is written past it.
+int64_t Gather(const float* x, const int32_t* indices, float* out, int64_t outer, int64_t indexCount,
+               int64_t inner, int64_t axisSize);
+
+// out[numSegments, inner] = sum of x[rows, inner] rows by segment id; ids outside [0, numSegments) are dropped.
+void UnsortedSegmentSum(const float* x, const int32_t* segmentIds, float* out, int64_t rows, int64_t inner,
+                        int64_t numSegments);
+
+// out = condition ? a : b, all of one size.
+void Select(const uint8_t* condition, const float* a, const float* b, float* out, int64_t size);
+
+}  // namespace rlhfjs

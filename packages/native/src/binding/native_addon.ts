@@ -1,0 +1,76 @@
+// Loads the compiled OpenBLAS addon (packages/native/build/Release/rlhfjs_native.node) once, if it was built.
+import * as path from 'path';
+
+/** The functions of the C++ addon (native/addon.cc); each validates buffer lengths and throws on misuse. */
+export interface NativeAddon {
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
+    transposeA: boolean, transposeB: boolean, aOffsets: Float64Array, bOffsets: Float64Array): void;
+  biasActivation(c: Float32Array, rows: number, n: number, bias: Float32Array | null, activation: number,
+    alpha: number): void;
+  binary(op: number, a: Float32Array, aStrides: Float64Array, b: Float32Array, bStrides: Float64Array,
+    out: Float32Array, outShape: Float64Array): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number): void;
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  transpose(x: Float32Array, out: Float32Array, xShape: Float64Array, perm: Int32Array): void;
+  gather(x: Float32Array, indices: Int32Array, out: Float32Array, outer: number, indexCount: number, inner: number,
+    axisSize: number): number;
+  unsortedSegmentSum(x: Float32Array, segmentIds: Int32Array, out: Float32Array, rows: number, inner: number,
+    numSegments: number): void;
+  select(condition: Uint8Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  info(): { config: string; corename: string; threads: number; processors: number };
+}
+
+/** What `nativeInfo()` reports about the loaded addon. */
+export interface NativeInfo {
+  readonly available: boolean;
+  /** OpenBLAS's build configuration string, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64". */
+  readonly openblasConfig: string | null;
+  /** The CPU kernel family OpenBLAS picked, e.g. "Haswell". */
+  readonly openblasCore: string | null;
+  /** OpenBLAS worker threads (follows OPENBLAS_NUM_THREADS when set). */
+  readonly threads: number | null;
+  readonly addonPath: string;
+  /** Why the addon could not be loaded, when it could not. */
+  readonly loadError: string | null;
+}
+
+/** build/ sits two levels above both src/binding/ and dist/binding/. */
+export const addonPath = path.resolve(__dirname, '..', '..', 'build', 'Release', 'rlhfjs_native.node');
+
+let loaded: { addon: NativeAddon | null; error: string | null } | null = null;
+
+function load(): { addon: NativeAddon | null; error: string | null } {
+  if (loaded === null) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loaded = { addon: require(addonPath) as NativeAddon, error: null };
+    } catch (error) {
+      loaded = { addon: null, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  return loaded;
+}
+
+/** The addon, or null when it was not built (then only the pure-JS backends are usable). */
+export function loadNativeAddon(): NativeAddon | null {
+  return load().addon;
+}
+
+/** True when the C++ addon was built and loads on this machine. */
+export function isNativeAvailable(): boolean {
+  return load().addon !== null;
+}
+
+/** OpenBLAS configuration and thread count of the loaded addon, or why it is unavailable. */
+export function nativeInfo(): NativeInfo {
+  const { addon, error } = load();
+  if (addon === null) {
+    return { available: false, openblasConfig: null, openblasCore: null, threads: null, addonPath, loadError: error };
+  }
+  const info = addon.info();
+  return {
+    available: true, openblasConfig: info.config, openblasCore: info.corename, threads: info.threads, addonPath,
+    loadError: null,
+  };
+}
