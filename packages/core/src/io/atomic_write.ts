@@ -41,6 +41,18 @@ export async function writeFileAtomicWith(
     throw new CheckpointError(`writeFileAtomic: cannot write ${filePath} (${(cause as Error).message})`, { cause });
   }
   await syncDirectory(directory);
+  await removeDeadTemporaryFiles(directory, path.basename(filePath));
+}
+
+/** Temporary files of `name` left by processes killed mid-write. */
+async function removeDeadTemporaryFiles(directory: string, name: string): Promise<void> {
+  const pattern = new RegExp(`^\\.${escapeRegExp(name)}\\.tmp-(\\d+)-[0-9a-f]+$`);
+  for (const sibling of await fs.readdir(directory).catch(() => [] as string[])) {
+    const match = pattern.exec(sibling);
+    if (match && Number(match[1]) !== process.pid && !isInUse(sibling, Number(match[1]))) {
+      await fs.rm(path.join(directory, sibling), { force: true });
+    }
+  }
 }
 
 /**
@@ -140,8 +152,11 @@ export async function recoverInterruptedDirectorySwap(finalDirectory: string): P
 }
 
 function leftoverPattern(name: string): RegExp {
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${escaped}\\.(old|tmp)-(\\d+)(?:-[0-9a-f]+)?$`);
+  return new RegExp(`^${escapeRegExp(name)}\\.(old|tmp)-(\\d+)(?:-[0-9a-f]+)?$`);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Temporary and old directories of swaps in progress in this process. */
