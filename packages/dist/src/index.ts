@@ -13,3 +13,8 @@ export { deriveSecret } from './transport/auth';
 export { StoreServer } from './store/store_server';
 export type { StoreServerOptions } from './store/store_server';
 export { StoreClient } from './store/store_client';
+export { DistributedReducer, resolveDistributedReducerConfig } from './reducer/distributed_reducer';
+export type { DistributedReducerOptions, DistributedReducerConfig } from './reducer/distributed_reducer';
+export { launch, resolveLaunchConfig } from './launcher/launch';
+export type { LaunchOptions, LaunchConfig, LaunchResult } from './launcher/launch';
+export { parseLauncherArguments, runLauncherCli } from './launcher/cli';
