@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { BF16_CANONICAL_NAN, bf16ToFloat32, f16ToFloat32, float32ToBf16 } from './float_conversion';
 
@@ -13,8 +14,7 @@ interface Golden {
   f16_samples: Record<string, number>;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const golden = require(path.join(__dirname, '../../test/fixtures/safetensors/float_conversion_golden.json')) as Golden;
+const golden = JSON.parse(readFileSync(path.join(__dirname, '../../test/fixtures/safetensors/float_conversion_golden.json'), 'utf8')) as Golden;
 
 function fromBits(bits: number[]): Float32Array {
   return new Float32Array(Uint32Array.from(bits).buffer);

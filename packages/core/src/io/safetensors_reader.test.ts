@@ -1,4 +1,4 @@
-import { promises as fs } from 'fs';
+import { promises as fs, readFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CheckpointError } from '../errors/errors';
@@ -151,8 +151,7 @@ describe('readSafetensors on files written by the official library', () => {
   interface Expected {
     tensors: Record<string, { shape: number[]; values: number[] }>;
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const expected = require(path.join(fixtures, 'hf_all_dtypes.json')) as Expected;
+  const expected = JSON.parse(readFileSync(path.join(fixtures, 'hf_all_dtypes.json'), 'utf8')) as Expected;
 
   it('converts every dtype to the values PyTorch stored', async () => {
     const read = await readSafetensors(path.join(fixtures, 'hf_all_dtypes.safetensors'));
