@@ -86,3 +86,11 @@ export type { GradientReducer } from './train/reducer';
 // data
 export { CHAT_ROLES, isChatRole } from './data/chat_message';
 export type { ChatMessage, ChatRole } from './data/chat_message';
+
+// generation
+export { generate, resolveGenerationConfig } from './generation/generate';
+export type { GenerationOptions, GenerationConfig, GenerationOutput } from './generation/generate';
+export { sampleToken } from './generation/sampling';
+export type { SamplingConfig, SampledToken } from './generation/sampling';
+export { createRng } from './random/rng';
+export type { Rng } from './random/rng';
