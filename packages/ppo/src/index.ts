@@ -1,2 +1,20 @@
 // Public API of @rlhfjs/ppo: explicit named exports only.
-export {};
+export { klPerToken, KL_ESTIMATORS } from './kl/kl_estimators';
+export type { KlEstimator } from './kl/kl_estimators';
+export { AdaptiveKLController, FixedKLController } from './kl/kl_controller';
+export type { KlController, KlControllerState, AdaptiveKlControllerOptions } from './kl/kl_controller';
+export { computePerTokenRewards } from './rewards/per_token_rewards';
+export type { PerTokenRewardInputs, PerTokenRewardOptions, PerTokenRewards } from './rewards/per_token_rewards';
+export { truncateAtStopToken } from './rewards/truncate_response';
+export type { TruncatedResponses } from './rewards/truncate_response';
+export { computeGae } from './advantages/gae';
+export type { GaeInputs, GaeResult } from './advantages/gae';
+export { maskedWhiten } from './advantages/whiten';
+export type { MaskedWhitenOptions } from './advantages/whiten';
+export { policyLoss } from './losses/policy_loss';
+export type { PolicyLossInputs, PolicyLossOptions, PolicyLossMetrics, PolicyLossResult } from './losses/policy_loss';
+export { valueLoss } from './losses/value_loss';
+export type { ValueLossInputs, ValueLossOptions, ValueLossMetrics, ValueLossResult } from './losses/value_loss';
+export { entropyFromLogits } from './losses/entropy';
+export { maskedMean, aggregateMasked } from './losses/masked_mean';
+export type { LossAggregation } from './losses/masked_mean';

@@ -139,7 +139,7 @@ export function dpoLoss(inputs: DpoLossInputs, config: DpoLossConfig): DpoLossRe
 
   const first = rewardView(types[0] ?? 'sigmoid');
   const useReference = !config.referenceFree && first.useReference;
-  let values = {
+  let values: Record<'policyChosen' | 'policyRejected' | 'referenceChosen' | 'referenceRejected', Float32Array> = {
     policyChosen: new Float32Array(0),
     policyRejected: new Float32Array(0),
     referenceChosen: new Float32Array(0),

@@ -27,12 +27,12 @@ function required(tensor: tf.Tensor1D | undefined, name: string, type: DpoLossTy
  * log σ(x) = −softplus(−x). tf.logSigmoid is not used: its custom gradient reads a tensor that `tf.tidy` has
  * already disposed when the gradient is taken after the loss function returned (tfjs 4.22).
  */
-function logSigmoid(x: tf.Tensor1D): tf.Tensor1D {
+function logSigmoid(x: tf.Tensor): tf.Tensor {
   return tf.neg(tf.softplus(tf.neg(x)));
 }
 
 /** −logσ(βx)(1−ε) − logσ(−βx)ε: DPO's sigmoid loss with cDPO label smoothing. */
-function conservativeSigmoid(scaledLogits: tf.Tensor1D, labelSmoothing: number): tf.Tensor1D {
+function conservativeSigmoid(scaledLogits: tf.Tensor, labelSmoothing: number): tf.Tensor {
   return tf.sub(
     tf.mul(tf.neg(logSigmoid(scaledLogits)), 1 - labelSmoothing),
     tf.mul(logSigmoid(tf.neg(scaledLogits)), labelSmoothing),
@@ -40,7 +40,7 @@ function conservativeSigmoid(scaledLogits: tf.Tensor1D, labelSmoothing: number):
 }
 
 /** Sort a [B] tensor ascending along the batch, keeping the gradient (permutation from the values, then gather). */
-function sortAscending(values: tf.Tensor1D): tf.Tensor1D {
+function sortAscending(values: tf.Tensor): tf.Tensor {
   const data = values.dataSync();
   const order = Array.from(data.keys()).sort((a, b) => (data[a] as number) - (data[b] as number));
   return tf.gather(values, tf.tensor1d(order, 'int32')); // [B]
@@ -52,12 +52,16 @@ function sortAscending(values: tf.Tensor1D): tf.Tensor1D {
  * Call inside `tf.tidy`.
  */
 export function pairLosses(type: DpoLossType, inputs: PairLossInputs, config: DpoLossConfig): tf.Tensor1D {
+  return pairLossesOfAnyRank(type, inputs, config) as tf.Tensor1D; // [B]
+}
+
+function pairLossesOfAnyRank(type: DpoLossType, inputs: PairLossInputs, config: DpoLossConfig): tf.Tensor {
   const { beta, labelSmoothing } = config;
   const { policyChosen, policyRejected, referenceChosen, referenceRejected } = inputs;
-  const chosenLogratio = tf.sub(policyChosen, referenceChosen); // [B]
-  const rejectedLogratio = tf.sub(policyRejected, referenceRejected); // [B]
+  const chosenLogratio: tf.Tensor = tf.sub(policyChosen, referenceChosen); // [B]
+  const rejectedLogratio: tf.Tensor = tf.sub(policyRejected, referenceRejected); // [B]
   const logits = tf.sub(chosenLogratio, rejectedLogratio); // [B]
-  const average = (summed: tf.Tensor1D, lengths: tf.Tensor1D | undefined, name: string): tf.Tensor1D =>
+  const average = (summed: tf.Tensor, lengths: tf.Tensor1D | undefined, name: string): tf.Tensor =>
     tf.div(summed, required(lengths, name, type));
 
   switch (type) {
