@@ -14,6 +14,8 @@ export const OpCode = {
   hello: 0xf000,
   abort: 0xf001,
   bye: 0xf002,
+  probe: 0xf003,
+  probeReply: 0xf004,
 } as const;
 
 const reduceIndex: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2, min: 3 };

@@ -40,6 +40,7 @@ export class ProcessGroup {
   private readonly departed = new Set<number>();
   private readonly waitingOn = new Set<number>();
   private currentOperation = '';
+  private readonly probeReplies = new Set<number>();
 
   constructor(
     private readonly settings: ProcessGroupSettings,
@@ -377,15 +378,16 @@ export class ProcessGroup {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          const peer = [...this.waitingOn][0];
-          const error = new DistError(
-            'TIMEOUT',
-            `${name} #${seq}: rank ${this.rank} passed its ${this.settings.collectiveTimeoutMs} ms deadline` +
-              `${peer === undefined ? '' : ` waiting for rank ${peer}`}`,
-            { peer },
-          );
-          this.abort(error);
-          reject(error);
+          this.blame().then((peer) => {
+            const error = new DistError(
+              'TIMEOUT',
+              `${name} #${seq}: rank ${this.rank} passed its ${this.settings.collectiveTimeoutMs} ms deadline` +
+                `${peer === undefined ? '' : `; rank ${peer} ${this.probeReplies.has(peer) ? 'is alive but did not send' : 'does not respond'}`}`,
+              { peer },
+            );
+            this.abort(error);
+            reject(this.failure ?? error);
+          }, reject);
         }, this.settings.collectiveTimeoutMs);
       });
       try {
@@ -404,9 +406,36 @@ export class ProcessGroup {
     return result;
   }
 
+  /**
+   * Which peer to name in a TIMEOUT: probe every peer and wait briefly for the answers; a peer whose event loop
+   * does not answer (stopped, hung) is the culprit, preferring the one this rank waits on. Otherwise the peer
+   * this rank waits on (alive, but it never sent: it is stuck in another collective or never called this one).
+   */
+  private async blame(): Promise<number | undefined> {
+    const waiting = [...this.waitingOn][0];
+    this.probeReplies.clear();
+    for (const peer of this.otherRanks()) {
+      const connection = this.peers[peer];
+      if (connection !== undefined && !connection.socket.destroyed) connection.send(OpCode.probe, 0, new Uint8Array(0)).catch(() => undefined);
+    }
+    const probeMs = Math.min(400, Math.max(50, this.settings.collectiveTimeoutMs / 4));
+    await new Promise((resolve) => setTimeout(resolve, probeMs));
+    const silent = this.otherRanks().filter((peer) => !this.probeReplies.has(peer));
+    if (waiting !== undefined && silent.includes(waiting)) return waiting;
+    return silent[0] ?? waiting;
+  }
+
   private onControlFrame(peer: number, frame: Frame): void {
     const text = frame.payload.toString('utf8');
     this.connection(peer).release(frame);
+    if (frame.op === OpCode.probe) {
+      this.connection(peer).send(OpCode.probeReply, 0, new Uint8Array(0)).catch(() => undefined);
+      return;
+    }
+    if (frame.op === OpCode.probeReply) {
+      this.probeReplies.add(peer);
+      return;
+    }
     if (frame.op === OpCode.bye) {
       this.departed.add(peer);
       this.connection(peer).fail(new DistError('PEER_LOST', `rank ${peer} destroyed its process group`, { peer }));

@@ -41,7 +41,7 @@ async function collectives(): Promise<void> {
     for (let r = 0; r < n; r += 1) {
       for (let index = 0; index < length; index += 1) {
         const entry = value(r, index);
-        sums[index] += entry;
+        sums[index] = (sums[index] as number) + entry;
         if (entry > (maxima[index] as number)) maxima[index] = entry;
         if (entry < (minima[index] as number)) minima[index] = entry;
       }
