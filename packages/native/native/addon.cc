@@ -207,6 +207,48 @@ Napi::Value UnsortedSegmentSum(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// copy2d(src, srcOffset, srcStride, dst, dstOffset, dstStride, rows, rowLength)
+Napi::Value Copy2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t srcLength, dstLength;
+  const float* src = FloatData(info[0], "src", &srcLength);
+  const int64_t srcOffset = Integer(info, 1), srcStride = Integer(info, 2);
+  float* dst = FloatData(info[3], "dst", &dstLength);
+  const int64_t dstOffset = Integer(info, 4), dstStride = Integer(info, 5), rows = Integer(info, 6),
+                rowLength = Integer(info, 7);
+  if (rows > 0 && rowLength > 0) {
+    Require(env, srcOffset >= 0 && srcStride >= 0 && dstOffset >= 0 && dstStride >= 0, "copy2d", "negative offset");
+    Require(env, srcOffset + (rows - 1) * srcStride + rowLength <= static_cast<int64_t>(srcLength), "copy2d",
+            "src too small");
+    Require(env, dstOffset + (rows - 1) * dstStride + rowLength <= static_cast<int64_t>(dstLength), "copy2d",
+            "dst too small");
+    rlhfjs::Copy2d(src, srcOffset, srcStride, dst, dstOffset, dstStride, rows, rowLength);
+  }
+  return env.Undefined();
+}
+
+// slice(x, out, xShape, begin, size)
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, outLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  float* out = FloatData(info[1], "out", &outLength);
+  std::vector<int64_t> shape = Int64Vector(info[2], "xShape");
+  std::vector<int64_t> begin = Int64Vector(info[3], "begin");
+  std::vector<int64_t> size = Int64Vector(info[4], "size");
+  Require(env, shape.size() <= 8 && begin.size() == shape.size() && size.size() == shape.size(), "slice", "bad rank");
+  int64_t total = 1, xTotal = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    Require(env, begin[d] >= 0 && size[d] >= 0 && begin[d] + size[d] <= shape[d], "slice", "slice out of bounds");
+    total *= size[d];
+    xTotal *= shape[d];
+  }
+  Require(env, static_cast<int64_t>(xLength) >= xTotal && static_cast<int64_t>(outLength) >= total, "slice",
+          "buffer too small");
+  rlhfjs::Slice(x, out, shape.data(), begin.data(), size.data(), static_cast<int>(shape.size()));
+  return env.Undefined();
+}
+
 // select(condition, a, b, out)
 Napi::Value Select(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -244,6 +286,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("gather", Napi::Function::New(env, Gather));
   exports.Set("unsortedSegmentSum", Napi::Function::New(env, UnsortedSegmentSum));
+  exports.Set("copy2d", Napi::Function::New(env, Copy2d));
+  exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

@@ -283,6 +283,45 @@ void UnsortedSegmentSum(const float* x, const int32_t* segmentIds, float* out, i
   }
 }
 
+void Copy2d(const float* src, int64_t srcOffset, int64_t srcStride, float* dst, int64_t dstOffset, int64_t dstStride,
+            int64_t rows, int64_t rowLength) {
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(dst + dstOffset + r * dstStride, src + srcOffset + r * srcStride, sizeof(float) * rowLength);
+  }
+}
+
+void Slice(const float* x, float* out, const int64_t* xShape, const int64_t* begin, const int64_t* size, int rank) {
+  int64_t total = 1;
+  for (int d = 0; d < rank; ++d) total *= size[d];
+  if (total == 0) return;
+  if (rank == 0) {
+    out[0] = x[0];
+    return;
+  }
+  int64_t strides[8];
+  int64_t stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    strides[d] = stride;
+    stride *= xShape[d];
+  }
+  const int64_t inner = size[rank - 1];
+  const int64_t outer = total / inner;
+  int64_t counter[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t base = 0;
+  for (int d = 0; d < rank; ++d) base += begin[d] * strides[d];
+  for (int64_t o = 0; o < outer; ++o) {
+    std::memcpy(out + o * inner, x + base, sizeof(float) * inner);
+    for (int d = rank - 2; d >= 0; --d) {
+      if (++counter[d] < size[d]) {
+        base += strides[d];
+        break;
+      }
+      base -= strides[d] * (size[d] - 1);
+      counter[d] = 0;
+    }
+  }
+}
+
 void Select(const uint8_t* condition, const float* a, const float* b, float* out, int64_t size) {
   for (int64_t i = 0; i < size; ++i) out[i] = condition[i] ? a[i] : b[i];
 }

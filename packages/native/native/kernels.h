@@ -43,6 +43,13 @@ int64_t Gather(const float* x, const int32_t* indices, float* out, int64_t outer
 void UnsortedSegmentSum(const float* x, const int32_t* segmentIds, float* out, int64_t rows, int64_t inner,
                         int64_t numSegments);
 
+// For r in [0, rows): dst[dstOffset + r*dstStride : + rowLength] = src[srcOffset + r*srcStride : + rowLength].
+void Copy2d(const float* src, int64_t srcOffset, int64_t srcStride, float* dst, int64_t dstOffset, int64_t dstStride,
+            int64_t rows, int64_t rowLength);
+
+// out[size] = x[begin : begin + size] for x of shape xShape, rank <= 8.
+void Slice(const float* x, float* out, const int64_t* xShape, const int64_t* begin, const int64_t* size, int rank);
+
 // out = condition ? a : b, all of one size.
 void Select(const uint8_t* condition, const float* a, const float* b, float* out, int64_t size);
 

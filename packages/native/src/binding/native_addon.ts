@@ -17,6 +17,9 @@ export interface NativeAddon {
     axisSize: number): number;
   unsortedSegmentSum(x: Float32Array, segmentIds: Int32Array, out: Float32Array, rows: number, inner: number,
     numSegments: number): void;
+  copy2d(src: Float32Array, srcOffset: number, srcStride: number, dst: Float32Array, dstOffset: number,
+    dstStride: number, rows: number, rowLength: number): void;
+  slice(x: Float32Array, out: Float32Array, xShape: Float64Array, begin: Float64Array, size: Float64Array): void;
   select(condition: Uint8Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
