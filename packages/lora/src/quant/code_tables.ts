@@ -7,18 +7,16 @@
 // The values are bnb's numbers; the code is ours.
 
 /** A 4-bit code table: index = the 4-bit code, value = the normalised value it stands for. */
-export type FourBitQuantType = "nf4" | "fp4";
+export type FourBitQuantType = 'nf4' | 'fp4';
 
 /**
  * NF4 ("normal float 4", QLoRA paper): 16 quantiles of N(0, 1) normalised to [-1, 1], sorted, so code i is the
  * i-th smallest value. Exactly the float list of bnb's `get_4bit_type('nf4')`, stored as float32.
  */
 export const NF4_CODE: Float32Array = Float32Array.from([
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-  -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-  0.07958029955625534, 0.16093020141124725, 0.24611230194568634,
-  0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-  0.7229568362236023, 1.0,
+  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
+  -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
 ]);
 
 /**
@@ -27,23 +25,19 @@ export const NF4_CODE: Float32Array = Float32Array.from([
  * Bit 3 is the sign; the table is NOT sorted (code 0b0011 is the largest, 12/12 = 1).
  */
 export const FP4_CODE: Float32Array = Float32Array.from(
-  [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, -0.0625, -8, -12, -4, -6, -2, -3].map(
-    (value) => Math.fround(value / 12)
-  )
+  [0, 0.0625, 8, 12, 4, 6, 2, 3, -0, -0.0625, -8, -12, -4, -6, -2, -3].map((value) => Math.fround(value / 12))
 );
 
 /** The 16-entry table for a 4-bit type (a fresh copy, so callers cannot corrupt the shared one). */
 export function codeTableFor(quantType: FourBitQuantType): Float32Array {
   switch (quantType) {
-    case "nf4":
+    case 'nf4':
       return NF4_CODE.slice();
-    case "fp4":
+    case 'fp4':
       return FP4_CODE.slice();
     default: {
       const unreachable: never = quantType;
-      throw new Error(
-        `codeTableFor: unknown quant type ${String(unreachable)}`
-      );
+      throw new Error(`codeTableFor: unknown quant type ${String(unreachable)}`);
     }
   }
 }
@@ -59,12 +53,7 @@ export function codeTableFor(quantType: FourBitQuantType): Float32Array {
  * torch 1.13 for every linspace the map uses). Other builds can differ in the last bit of a few entries, which is
  * why nested-quantized state carries its own map (`absmaxCode`, bnb `nested_quant_map`).
  */
-export function torchFloat32Linspace(
-  start: number,
-  end: number,
-  steps: number,
-  vectorWidth = 8
-): Float32Array {
+export function torchFloat32Linspace(start: number, end: number, steps: number, vectorWidth = 8): Float32Array {
   const out = new Float32Array(steps);
   const startF = Math.fround(start);
   const endF = Math.fround(end);
@@ -73,9 +62,7 @@ export function torchFloat32Linspace(
   // float32 products of step with small integers are exact in float64, and so are the sums below, so one
   // Math.fround gives the single rounding of a fused multiply-add.
   const scalarAt = (index: number): number =>
-    index < halfway
-      ? Math.fround(startF + step * index)
-      : Math.fround(endF - step * (steps - index - 1));
+    index < halfway ? Math.fround(startF + step * index) : Math.fround(endF - step * (steps - index - 1));
   let index = 0;
   for (; index + 2 * vectorWidth <= steps; index += 2 * vectorWidth) {
     for (const vectorStart of [index, index + vectorWidth]) {
@@ -104,10 +91,7 @@ export function createDynamicMap(): Float32Array {
       const boundaries = torchFloat32Linspace(0.1, 1, 2 ** exponent + 1);
       const scale = Math.fround(10 ** (exponent - (maxExponentBits - 1)));
       for (let index = 0; index + 1 < boundaries.length; index += 1) {
-        const mean = Math.fround(
-          Math.fround((boundaries[index] ?? 0) + (boundaries[index + 1] ?? 0)) /
-            2
-        );
+        const mean = Math.fround(Math.fround((boundaries[index] ?? 0) + (boundaries[index + 1] ?? 0)) / 2);
         values.push(Math.fround(scale * mean), Math.fround(-scale * mean));
       }
     }

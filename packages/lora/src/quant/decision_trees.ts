@@ -57,12 +57,10 @@ export function quantizeFp4Value(x: number): number {
   const sign = x < 0 ? 0b1000 : 0b0000;
   const magnitude = Math.abs(x);
   if (magnitude > FP4_T_0111_0100) {
-    if (magnitude > FP4_T_0101_0010)
-      return (magnitude > FP4_T_0010_0011 ? 0b0011 : 0b0010) + sign;
+    if (magnitude > FP4_T_0101_0010) return (magnitude > FP4_T_0010_0011 ? 0b0011 : 0b0010) + sign;
     return (magnitude > FP4_T_0100_0101 ? 0b0101 : 0b0100) + sign;
   }
-  if (magnitude > FP4_T_0001_0110)
-    return (magnitude > FP4_T_0110_0111 ? 0b0111 : 0b0110) + sign;
+  if (magnitude > FP4_T_0001_0110) return (magnitude > FP4_T_0110_0111 ? 0b0111 : 0b0110) + sign;
   return (magnitude > FP4_T_0000_0001 ? 0b0001 : 0b0000) + sign;
 }
 

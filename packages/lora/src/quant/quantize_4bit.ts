@@ -14,22 +14,12 @@
 // bnb takes the mean with torch's float32 reduction; we sum in float64 and round once to float32, which can differ
 // from a given torch build in the last bit of the offset (documented deviation; bytes still match bnb whenever
 // the offsets agree).
-import { ConfigError } from "@rlhfjs/core";
-import {
-  codeTableFor,
-  createDynamicMap,
-  type FourBitQuantType,
-} from "./code_tables";
-import {
-  quantizeDynamicValue,
-  quantizeFp4Value,
-  quantizeNf4Value,
-} from "./decision_trees";
+import { ConfigError } from '@rlhfjs/core';
+import { codeTableFor, createDynamicMap, type FourBitQuantType } from './code_tables';
+import { quantizeDynamicValue, quantizeFp4Value, quantizeNf4Value } from './decision_trees';
 
 /** Block sizes bnb's 4-bit kernels accept. */
-export const SUPPORTED_4BIT_BLOCK_SIZES: readonly number[] = Object.freeze([
-  32, 64, 128, 256, 512, 1024, 2048, 4096,
-]);
+export const SUPPORTED_4BIT_BLOCK_SIZES: readonly number[] = Object.freeze([32, 64, 128, 256, 512, 1024, 2048, 4096]);
 
 /** Block size of the nested absmax quantization (bnb: `quantize_blockwise(absmax, blocksize=256)`). */
 export const NESTED_ABSMAX_BLOCK_SIZE = 256;
@@ -82,32 +72,23 @@ export interface Quantized4bitDouble extends Quantized4bitBase {
 export type Quantized4bit = Quantized4bitPlain | Quantized4bitDouble;
 
 /** Resolves and checks 4-bit quantization options; every problem is reported in one ConfigError. */
-export function resolveQuantize4bitConfig(
-  options: Quantize4bitOptions = {}
-): Quantize4bitConfig {
+export function resolveQuantize4bitConfig(options: Quantize4bitOptions = {}): Quantize4bitConfig {
   const problems: string[] = [];
-  const quantType = options.quantType ?? "nf4";
-  if (quantType !== "nf4" && quantType !== "fp4") {
-    problems.push(
-      `quantType must be 'nf4' or 'fp4', got ${JSON.stringify(quantType)}`
-    );
+  const quantType = options.quantType ?? 'nf4';
+  if (quantType !== 'nf4' && quantType !== 'fp4') {
+    problems.push(`quantType must be 'nf4' or 'fp4', got ${JSON.stringify(quantType)}`);
   }
   const blockSize = options.blockSize ?? 64;
   if (!SUPPORTED_4BIT_BLOCK_SIZES.includes(blockSize)) {
     problems.push(
-      `blockSize must be one of ${SUPPORTED_4BIT_BLOCK_SIZES.join(
-        ", "
-      )} (as in bitsandbytes), got ${String(blockSize)}`
+      `blockSize must be one of ${SUPPORTED_4BIT_BLOCK_SIZES.join(', ')} (as in bitsandbytes), got ${String(blockSize)}`
     );
   }
   const doubleQuant = options.doubleQuant ?? false;
-  if (typeof doubleQuant !== "boolean") {
-    problems.push(
-      `doubleQuant must be a boolean, got ${JSON.stringify(doubleQuant)}`
-    );
+  if (typeof doubleQuant !== 'boolean') {
+    problems.push(`doubleQuant must be a boolean, got ${JSON.stringify(doubleQuant)}`);
   }
-  if (problems.length > 0)
-    throw new ConfigError("quantize4bit options", problems);
+  if (problems.length > 0) throw new ConfigError('quantize4bit options', problems);
   return Object.freeze({ quantType, blockSize, doubleQuant });
 }
 
@@ -118,15 +99,13 @@ function checkFinite(where: string, values: Float32Array): void {
     if (!Number.isFinite(value)) {
       if (bad.length < 5) bad.push(`values[${index}] is ${String(value)}`);
       else {
-        bad.push("... (more non-finite values follow)");
+        bad.push('... (more non-finite values follow)');
         break;
       }
     }
   }
   if (bad.length > 0) {
-    throw new ConfigError(where, [
-      `4-bit quantization needs finite values: ${bad.join("; ")}`,
-    ]);
+    throw new ConfigError(where, [`4-bit quantization needs finite values: ${bad.join('; ')}`]);
   }
 }
 
@@ -155,13 +134,8 @@ function quantizeBlockwiseDynamic(
   const scale = blockAbsmax(values, blockSize);
   const quantized = new Uint8Array(values.length);
   for (let index = 0; index < values.length; index += 1) {
-    const reciprocal = Math.fround(
-      1 / (scale[Math.floor(index / blockSize)] ?? 0)
-    );
-    quantized[index] = quantizeDynamicValue(
-      code,
-      Math.fround((values[index] ?? 0) * reciprocal)
-    );
+    const reciprocal = Math.fround(1 / (scale[Math.floor(index / blockSize)] ?? 0));
+    quantized[index] = quantizeDynamicValue(code, Math.fround((values[index] ?? 0) * reciprocal));
   }
   return { quantized, scale };
 }
@@ -176,8 +150,7 @@ function dequantizeNestedAbsmax(
   const absmax = new Float32Array(absmaxQuantized.length);
   for (let index = 0; index < absmax.length; index += 1) {
     const scaled = Math.fround(
-      (absmaxCode[absmaxQuantized[index] ?? 0] ?? 0) *
-        (absmaxScale[Math.floor(index / NESTED_ABSMAX_BLOCK_SIZE)] ?? 0)
+      (absmaxCode[absmaxQuantized[index] ?? 0] ?? 0) * (absmaxScale[Math.floor(index / NESTED_ABSMAX_BLOCK_SIZE)] ?? 0)
     );
     absmax[index] = Math.fround(scaled + absmaxOffset);
   }
@@ -199,37 +172,26 @@ export function effectiveAbsmax(quantized: Quantized4bit): Float32Array {
  * Quantizes float32 values to 4 bits per value in bnb's NF4 or FP4 format. Throws ConfigError for bad options or
  * NaN / infinite inputs (naming the index). Does not modify `values`.
  */
-export function quantize4bit(
-  values: Float32Array,
-  options: Quantize4bitOptions = {}
-): Quantized4bit {
+export function quantize4bit(values: Float32Array, options: Quantize4bitOptions = {}): Quantized4bit {
   const config = resolveQuantize4bitConfig(options);
   if (!(values instanceof Float32Array)) {
-    throw new ConfigError("quantize4bit", [
-      `values must be a Float32Array, got ${Object.prototype.toString.call(
-        values
-      )}`,
+    throw new ConfigError('quantize4bit', [
+      `values must be a Float32Array, got ${Object.prototype.toString.call(values)}`,
     ]);
   }
-  checkFinite("quantize4bit", values);
+  checkFinite('quantize4bit', values);
   const { blockSize, quantType } = config;
   const length = values.length;
   const exactAbsmax = blockAbsmax(values, blockSize);
-  const quantizeValue =
-    quantType === "nf4" ? quantizeNf4Value : quantizeFp4Value;
+  const quantizeValue = quantType === 'nf4' ? quantizeNf4Value : quantizeFp4Value;
   const packed = new Uint8Array(Math.ceil(length / 2));
   for (let index = 0; index < packed.length * 2; index += 1) {
-    const reciprocal = Math.fround(
-      1 / (exactAbsmax[Math.floor(index / blockSize)] ?? 0)
-    );
+    const reciprocal = Math.fround(1 / (exactAbsmax[Math.floor(index / blockSize)] ?? 0));
     // Padding (index === length) is a zero normalised like the kernel's zero-filled load.
-    const normalised = Math.fround(
-      (index < length ? values[index] ?? 0 : 0) * reciprocal
-    );
+    const normalised = Math.fround((index < length ? values[index] ?? 0 : 0) * reciprocal);
     const code = quantizeValue(normalised);
     const byteIndex = index >> 1;
-    packed[byteIndex] =
-      (packed[byteIndex] ?? 0) | ((index & 1) === 0 ? code << 4 : code);
+    packed[byteIndex] = (packed[byteIndex] ?? 0) | ((index & 1) === 0 ? code << 4 : code);
   }
   if (!config.doubleQuant) {
     return {
@@ -243,23 +205,20 @@ export function quantize4bit(
   }
   let sum = 0;
   for (const value of exactAbsmax) sum += value;
-  const absmaxOffset =
-    exactAbsmax.length === 0 ? 0 : Math.fround(sum / exactAbsmax.length);
+  const absmaxOffset = exactAbsmax.length === 0 ? 0 : Math.fround(sum / exactAbsmax.length);
   const centred = exactAbsmax.map((value) => Math.fround(value - absmaxOffset));
   const absmaxCode = createDynamicMap();
-  const { quantized: absmaxQuantized, scale: absmaxScale } =
-    quantizeBlockwiseDynamic(centred, NESTED_ABSMAX_BLOCK_SIZE, absmaxCode);
+  const { quantized: absmaxQuantized, scale: absmaxScale } = quantizeBlockwiseDynamic(
+    centred,
+    NESTED_ABSMAX_BLOCK_SIZE,
+    absmaxCode
+  );
   return {
     quantType,
     blockSize,
     length,
     packed,
-    absmax: dequantizeNestedAbsmax(
-      absmaxQuantized,
-      absmaxScale,
-      absmaxCode,
-      absmaxOffset
-    ),
+    absmax: dequantizeNestedAbsmax(absmaxQuantized, absmaxScale, absmaxCode, absmaxOffset),
     doubleQuant: true,
     absmaxQuantized,
     absmaxScale,
@@ -278,17 +237,14 @@ export function dequantize4bitInto(
   absmax: Float32Array = effectiveAbsmax(quantized)
 ): Float32Array {
   if (out.length !== quantized.length) {
-    throw new ConfigError("dequantize4bitInto", [
-      `out has length ${out.length}, expected ${quantized.length}`,
-    ]);
+    throw new ConfigError('dequantize4bitInto', [`out has length ${out.length}, expected ${quantized.length}`]);
   }
   const table = codeTableFor(quantized.quantType);
   const { blockSize, packed, length } = quantized;
   for (let index = 0; index < length; index += 1) {
     const byte = packed[index >> 1] ?? 0;
     const code = (index & 1) === 0 ? byte >> 4 : byte & 0x0f;
-    out[index] =
-      (table[code] ?? 0) * (absmax[Math.floor(index / blockSize)] ?? 0);
+    out[index] = (table[code] ?? 0) * (absmax[Math.floor(index / blockSize)] ?? 0);
   }
   return out;
 }
@@ -303,22 +259,13 @@ function checkQuantized(quantized: Quantized4bit): void {
   const problems: string[] = [];
   const blockCount = Math.ceil(quantized.length / quantized.blockSize);
   if (quantized.packed.length !== Math.ceil(quantized.length / 2)) {
-    problems.push(
-      `packed has ${quantized.packed.length} bytes, expected ceil(${quantized.length} / 2)`
-    );
+    problems.push(`packed has ${quantized.packed.length} bytes, expected ceil(${quantized.length} / 2)`);
   }
   if (quantized.absmax.length !== blockCount) {
-    problems.push(
-      `absmax has ${quantized.absmax.length} entries, expected ${blockCount} blocks`
-    );
+    problems.push(`absmax has ${quantized.absmax.length} entries, expected ${blockCount} blocks`);
   }
-  if (
-    quantized.doubleQuant &&
-    quantized.absmaxQuantized.length !== blockCount
-  ) {
-    problems.push(
-      `absmaxQuantized has ${quantized.absmaxQuantized.length} entries, expected ${blockCount}`
-    );
+  if (quantized.doubleQuant && quantized.absmaxQuantized.length !== blockCount) {
+    problems.push(`absmaxQuantized has ${quantized.absmaxQuantized.length} entries, expected ${blockCount}`);
   }
-  if (problems.length > 0) throw new ConfigError("dequantize4bit", problems);
+  if (problems.length > 0) throw new ConfigError('dequantize4bit', problems);
 }
