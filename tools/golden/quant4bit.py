@@ -128,7 +128,6 @@ def nested(absmax):
         for i, v in enumerate(centred):
             q.append(dquantize8(code, F(v * F(F(1.0) / scale[i // 256]))))
     q = np.array(q, dtype=np.int64)
-    decoded = (F(code[q] * scale[np.arange(len(q)) // 256]) + offset).astype(F)
     decoded = np.array([F(F(code[qi] * scale[i // 256]) + offset) for i, qi in enumerate(q)], dtype=F)
     return offset, q, scale, decoded, code
 
