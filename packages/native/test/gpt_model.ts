@@ -113,5 +113,5 @@ export function gptLoss(shape: GptShape, w: Record<string, tf.Variable>, ids: tf
   const logits = tf.matMul(final, get('wte'), false, true); // [B*T, V]
   const logProbs = tf.logSoftmax(logits); // [B*T, V]
   const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.reshape(targets, [rows]), vocab)), -1); // [B*T]
-  return tf.neg(tf.mean(picked));
+  return tf.neg(tf.mean(picked)) as tf.Scalar;
 }

@@ -74,7 +74,7 @@ const sliceKernel: NativeKernel = {
     const { x } = inputs;
     const xValues = floatValues(backend, x);
     if (x === undefined || xValues === null || x.shape.length > 8) return null;
-    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs['begin'] as number[], attrs['size'] as number[]);
+    const [begin = [], size = []] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs['begin'] as number[], attrs['size'] as number[]);
     tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
     return nativeSlice(backend, x, xValues, begin, size);
   },
