@@ -129,7 +129,9 @@ export class BatchIterator implements Iterable<IndexBatch> {
 
   private drawOrder(): number[] {
     const { datasetLength, shuffle } = this.config;
-    return shuffle ? shuffleIndices(datasetLength, this.rng) : Array.from({ length: datasetLength }, (_, index) => index);
+    return shuffle
+      ? shuffleIndices(datasetLength, this.rng)
+      : Array.from({ length: datasetLength }, (_, index) => index);
   }
 
   private checkResumable(state: BatchIteratorState): void {
@@ -139,7 +141,8 @@ export class BatchIterator implements Iterable<IndexBatch> {
         problems.push(`${key} is ${String(this.config[key])} but the saved state has ${String(state[key])}`);
       }
     }
-    if (!Number.isSafeInteger(state.epoch) || state.epoch < 0) problems.push(`epoch ${String(state.epoch)} is not valid`);
+    if (!Number.isSafeInteger(state.epoch) || state.epoch < 0)
+      problems.push(`epoch ${String(state.epoch)} is not valid`);
     if (!Number.isSafeInteger(state.batchIndex) || state.batchIndex < 0 || state.batchIndex > this.batchesPerEpoch) {
       problems.push(`batchIndex ${String(state.batchIndex)} is not in [0, ${this.batchesPerEpoch}]`);
     }

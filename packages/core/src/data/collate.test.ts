@@ -38,7 +38,9 @@ describe('collateBatch', () => {
   });
 
   it('rounds the width up to padToMultipleOf and truncates to maxLength', () => {
-    expect(collateBatch(examples, { padTokenId: 0, padToMultipleOf: 4 }).inputIds[0]).toEqual([11, 12, 13, 0, 0, 0, 0, 0]);
+    expect(collateBatch(examples, { padTokenId: 0, padToMultipleOf: 4 }).inputIds[0]).toEqual([
+      11, 12, 13, 0, 0, 0, 0, 0,
+    ]);
     const cut = collateBatch(examples, { padTokenId: 0, maxLength: 4 });
     expect(cut.inputIds).toEqual([
       [11, 12, 13, 0],

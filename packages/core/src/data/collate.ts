@@ -89,7 +89,8 @@ export function collateBatch(examples: readonly CollateExample[], options: Colla
       : truncateTokens(tokens, config.maxLength, config.truncationSide);
   });
   const longest = rows.reduce((length, row) => Math.max(length, row.inputIds.length), 0);
-  const width = config.padToMultipleOf === null ? longest : Math.ceil(longest / config.padToMultipleOf) * config.padToMultipleOf;
+  const width =
+    config.padToMultipleOf === null ? longest : Math.ceil(longest / config.padToMultipleOf) * config.padToMultipleOf;
 
   const batch: CollatedBatch = { inputIds: [], attentionMask: [], lossMask: [], positionIds: [] };
   for (const row of rows) {
@@ -102,7 +103,12 @@ export function collateBatch(examples: readonly CollateExample[], options: Colla
     batch.inputIds.push(padded(row.inputIds, config.padTokenId)); // [B, T]
     batch.attentionMask.push(padded(new Array<number>(length).fill(1), 0)); // [B, T]
     batch.lossMask.push(padded(row.lossMask, 0)); // [B, T]
-    batch.positionIds.push(padded(Array.from({ length }, (_, position) => position), 0)); // [B, T]
+    batch.positionIds.push(
+      padded(
+        Array.from({ length }, (_, position) => position),
+        0,
+      ),
+    ); // [B, T]
   }
   return batch;
 }

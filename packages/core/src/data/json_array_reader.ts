@@ -18,9 +18,13 @@ export async function readJsonArray(path: string): Promise<unknown[]> {
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim().length === 0) {
-    throw new DataError('readJsonArray: the file has no records (it is empty)', { file: path }, {
-      code: DATA_ERROR_CODES.empty,
-    });
+    throw new DataError(
+      'readJsonArray: the file has no records (it is empty)',
+      { file: path },
+      {
+        code: DATA_ERROR_CODES.empty,
+      },
+    );
   }
   let value: unknown;
   try {
@@ -29,15 +33,20 @@ export async function readJsonArray(path: string): Promise<unknown[]> {
     const reason = error instanceof Error ? error.message : String(error);
     const position = /position (\d+)/.exec(reason);
     const line = position === null ? undefined : lineOfOffset(text, Number(position[1]));
-    throw new DataError(`readJsonArray: not valid JSON (${reason})`, { file: path, line }, {
-      code: DATA_ERROR_CODES.badJson,
-      cause: error,
-    });
+    throw new DataError(
+      `readJsonArray: not valid JSON (${reason})`,
+      { file: path, line },
+      {
+        code: DATA_ERROR_CODES.badJson,
+        cause: error,
+      },
+    );
   }
   if (!Array.isArray(value)) {
     throw new DataError(
-      `readJsonArray: expected a JSON array of records at the top level, got ${value === null ? 'null' : typeof value}` +
-        ' (a file of one JSON object per line should be named .jsonl)',
+      `readJsonArray: expected a JSON array of records at the top level, got ${
+        value === null ? 'null' : typeof value
+      }` + ' (a file of one JSON object per line should be named .jsonl)',
       { file: path },
       { code: DATA_ERROR_CODES.notArray },
     );
@@ -70,7 +79,10 @@ export async function firstSignificantCharacter(path: string): Promise<string> {
   try {
     const buffer = Buffer.alloc(SNIFF_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
-    const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
+    const text = buffer
+      .subarray(0, bytesRead)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '');
     const match = /\S/.exec(text);
     return match === null ? '' : match[0];
   } catch (error) {

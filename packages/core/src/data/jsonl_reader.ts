@@ -71,10 +71,14 @@ export async function* readJsonlLines(path: string, options: ReadJsonlOptions = 
     try {
       text = decoder.decode(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, bytes));
     } catch (error) {
-      const problem = new DataError('readJsonl: the line is not valid UTF-8', { file: path, line }, {
-        code: DATA_ERROR_CODES.badJson,
-        cause: error,
-      });
+      const problem = new DataError(
+        'readJsonl: the line is not valid UTF-8',
+        { file: path, line },
+        {
+          code: DATA_ERROR_CODES.badJson,
+          cause: error,
+        },
+      );
       return { kind: 'problem', line, problem };
     }
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -162,5 +166,9 @@ export function parseJsonLine(text: string, file: string, line: number): unknown
 
 export function fileError(path: string, error: unknown): DataError {
   const reason = error instanceof Error ? error.message : String(error);
-  return new DataError(`cannot read the file (${reason})`, { file: path }, { code: DATA_ERROR_CODES.file, cause: error });
+  return new DataError(
+    `cannot read the file (${reason})`,
+    { file: path },
+    { code: DATA_ERROR_CODES.file, cause: error },
+  );
 }

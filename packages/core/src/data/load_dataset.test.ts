@@ -180,10 +180,7 @@ describe('loadDataset', () => {
   });
 
   it('rejects plain and conversational records mixed in one dataset', async () => {
-    const path = file(
-      'mixed_style.jsonl',
-      '{"prompt":"p"}\n{"prompt":[{"role":"user","content":"p"}]}\n',
-    );
+    const path = file('mixed_style.jsonl', '{"prompt":"p"}\n{"prompt":[{"role":"user","content":"p"}]}\n');
     const error = await dataErrorOf(loadDataset(path));
     expect([error.code, error.line]).toEqual([DATA_ERROR_CODES.mixedFormat, 2]);
   });
@@ -235,8 +232,8 @@ describe('loadDataset', () => {
   it('rejects an unknown extension and bad options', async () => {
     const error = await dataErrorOf(loadDataset(file('data.csv', 'a,b')));
     expect(error.message).toContain('".csv"');
-    await expect(
-      loadDataset(file('x.jsonl', '{}'), { format: 'nope' as never, maxLineBytes: -1 }),
-    ).rejects.toThrow(/format must be one of[\s\S]*maxLineBytes must be a positive integer/);
+    await expect(loadDataset(file('x.jsonl', '{}'), { format: 'nope' as never, maxLineBytes: -1 })).rejects.toThrow(
+      /format must be one of[\s\S]*maxLineBytes must be a positive integer/,
+    );
   });
 });

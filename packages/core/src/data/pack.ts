@@ -54,49 +54,61 @@ export function resolvePackConfig(options: PackOptions): PackConfig {
 
 export function packExamples(examples: readonly CollateExample[], options: PackOptions): PackedBatch {
   const { seqLength, padTokenId } = resolvePackConfig(options);
+
+  // First pass: which row each example goes into.
   const free = new FirstFitTree(Math.max(1, examples.length), seqLength);
+  const exampleIndices: number[][] = [];
+  examples.forEach((example, exampleIndex) => {
+    const maskLength = example.lossMask?.length ?? example.inputIds.length;
+    if (maskLength !== example.inputIds.length) {
+      throw new ShapeError(
+        `packExamples: example ${exampleIndex} has ${example.inputIds.length} inputIds but ${maskLength} lossMask entries`,
+      );
+    }
+    const length = Math.min(example.inputIds.length, seqLength);
+    if (length === 0) return;
+    const row = free.take(length);
+    if (row === exampleIndices.length) exampleIndices.push([]);
+    (exampleIndices[row] as number[]).push(exampleIndex);
+  });
+
+  // Second pass: write the rows, padding already in place.
   const packed: PackedBatch = {
     inputIds: [],
     attentionMask: [],
     lossMask: [],
     positionIds: [],
     segmentIds: [],
-    exampleIndices: [],
+    exampleIndices,
   };
-  examples.forEach((example, exampleIndex) => {
-    const lossMask = example.lossMask ?? example.inputIds.map((_, position) => (position === 0 ? 0 : 1));
-    if (lossMask.length !== example.inputIds.length) {
-      throw new ShapeError(
-        `packExamples: example ${exampleIndex} has ${example.inputIds.length} inputIds but ${lossMask.length} lossMask entries`,
-      );
-    }
-    const length = Math.min(example.inputIds.length, seqLength);
-    if (length === 0) return;
-    const row = free.take(length);
-    if (row === packed.inputIds.length) {
-      packed.inputIds.push([]);
-      packed.attentionMask.push([]);
-      packed.lossMask.push([]);
-      packed.positionIds.push([]);
-      packed.segmentIds.push([]);
-      packed.exampleIndices.push([]);
-    }
-    const segment = (packed.exampleIndices[row] as number[]).push(exampleIndex);
-    for (let position = 0; position < length; position += 1) {
-      (packed.inputIds[row] as number[]).push(example.inputIds[position] as number);
-      (packed.attentionMask[row] as number[]).push(1);
-      (packed.lossMask[row] as number[]).push(position === 0 ? 0 : (lossMask[position] as number));
-      (packed.positionIds[row] as number[]).push(position);
-      (packed.segmentIds[row] as number[]).push(segment);
-    }
-  });
-  packed.inputIds.forEach((_, row) => {
-    const padding = seqLength - (packed.inputIds[row] as number[]).length;
-    (packed.inputIds[row] as number[]).push(...new Array<number>(padding).fill(padTokenId)); // [rows, seqLength]
-    for (const part of [packed.attentionMask, packed.lossMask, packed.positionIds, packed.segmentIds]) {
-      (part[row] as number[]).push(...new Array<number>(padding).fill(0)); // [rows, seqLength]
-    }
-  });
+  for (const members of exampleIndices) {
+    const inputIds = new Array<number>(seqLength).fill(padTokenId); // [seqLength]
+    const attentionMask = new Array<number>(seqLength).fill(0); // [seqLength]
+    const lossMask = new Array<number>(seqLength).fill(0); // [seqLength]
+    const positionIds = new Array<number>(seqLength).fill(0); // [seqLength]
+    const segmentIds = new Array<number>(seqLength).fill(0); // [seqLength]
+    let offset = 0;
+    members.forEach((exampleIndex, memberIndex) => {
+      const example = examples[exampleIndex] as CollateExample;
+      const length = Math.min(example.inputIds.length, seqLength);
+      for (let position = 0; position < length; position += 1) {
+        const column = offset + position;
+        inputIds[column] = example.inputIds[position] as number;
+        attentionMask[column] = 1;
+        // The first token of an example is never a target: it would be predicted from the previous example.
+        lossMask[column] =
+          position === 0 ? 0 : example.lossMask === undefined ? 1 : (example.lossMask[position] as number);
+        positionIds[column] = position;
+        segmentIds[column] = memberIndex + 1;
+      }
+      offset += length;
+    });
+    packed.inputIds.push(inputIds);
+    packed.attentionMask.push(attentionMask);
+    packed.lossMask.push(lossMask);
+    packed.positionIds.push(positionIds);
+    packed.segmentIds.push(segmentIds);
+  }
   return packed;
 }
 

@@ -43,7 +43,11 @@ describe('detectFormat', () => {
 
 describe('parseRecord', () => {
   it('normalises each format into its tagged record and drops other fields', () => {
-    expect(parseRecord({ text: 'hello', source: 'web' })).toEqual({ kind: 'language_modeling', style: 'plain', text: 'hello' });
+    expect(parseRecord({ text: 'hello', source: 'web' })).toEqual({
+      kind: 'language_modeling',
+      style: 'plain',
+      text: 'hello',
+    });
     expect(parseRecord({ messages: [user('u'), assistant('a')] })).toEqual({
       kind: 'conversational',
       style: 'conversational',
@@ -55,7 +59,11 @@ describe('parseRecord', () => {
       prompt: [user('u')],
       completion: [assistant('a')],
     });
-    expect(parseRecord({ prompt: [user('u')] })).toEqual({ kind: 'prompt_only', style: 'conversational', prompt: [user('u')] });
+    expect(parseRecord({ prompt: [user('u')] })).toEqual({
+      kind: 'prompt_only',
+      style: 'conversational',
+      prompt: [user('u')],
+    });
     expect(parseRecord({ prompt: 'p', chosen: 'c', rejected: 'r' })).toEqual({
       kind: 'preference',
       style: 'plain',
@@ -120,7 +128,11 @@ describe('parseRecord', () => {
     [{ messages: [user('u'), { content: 'x' }] }, 'messages[1].role', DATA_ERROR_CODES.missingField],
     [{ messages: [user('u'), { role: 'assistant', content: 5 }] }, 'messages[1].content', DATA_ERROR_CODES.wrongType],
     [{ messages: [user('u'), user('v')] }, 'messages', DATA_ERROR_CODES.badValue],
-    [{ chosen: [user('u'), assistant('a')], rejected: [user('u'), { role: 'assistant' }] }, 'rejected[1].content', DATA_ERROR_CODES.missingField],
+    [
+      { chosen: [user('u'), assistant('a')], rejected: [user('u'), { role: 'assistant' }] },
+      'rejected[1].content',
+      DATA_ERROR_CODES.missingField,
+    ],
   ])('rejects %j at field %s', (record, field, code) => {
     const error = dataErrorOf(() => parseRecord(record, { file: 'd.jsonl', line: 9 }));
     expect([error.field, error.code, error.line, error.file]).toEqual([field, code, 9, 'd.jsonl']);

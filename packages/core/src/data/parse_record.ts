@@ -231,10 +231,7 @@ function has(record: JsonObject, field: string): boolean {
 
 /** Reads typed fields of one record, throwing DataErrors that name the file, line and field. */
 class FieldReader {
-  constructor(
-    private readonly record: JsonObject,
-    private readonly location: RecordLocation,
-  ) {}
+  constructor(private readonly record: JsonObject, private readonly location: RecordLocation) {}
 
   has(field: string): boolean {
     return has(this.record, field);
@@ -281,7 +278,11 @@ class FieldReader {
         throw this.error(`${at}.role`, `expected a string, got ${describe(role)}`, 'wrongType');
       }
       if (!isChatRole(role)) {
-        throw this.error(`${at}.role`, `expected one of ${CHAT_ROLES.join(', ')}, got ${JSON.stringify(role)}`, 'badValue');
+        throw this.error(
+          `${at}.role`,
+          `expected one of ${CHAT_ROLES.join(', ')}, got ${JSON.stringify(role)}`,
+          'badValue',
+        );
       }
       if (content === undefined || content === null) {
         throw this.error(`${at}.content`, 'missing field "content"', 'missingField');

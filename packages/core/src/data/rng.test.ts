@@ -4,9 +4,10 @@ import { ConfigError } from '../errors/errors';
 import { createRng, shuffleIndices } from './rng';
 
 // Written by tools/golden/data_rng.py, an independent Python implementation of mulberry32 and Fisher–Yates.
-const golden = JSON.parse(
-  readFileSync(join(__dirname, '../../test/fixtures/data/rng_golden.json'), 'utf8'),
-) as { uint32: Record<string, number[]>; shuffle: Record<string, number[]> };
+const golden = JSON.parse(readFileSync(join(__dirname, '../../test/fixtures/data/rng_golden.json'), 'utf8')) as {
+  uint32: Record<string, number[]>;
+  shuffle: Record<string, number[]>;
+};
 
 describe('createRng', () => {
   it('matches the reference mulberry32 outputs', () => {

@@ -29,7 +29,8 @@ export function createRng(seed: number | RngState): Rng {
 }
 
 function seedToState(seed: number): number {
-  if (!Number.isSafeInteger(seed)) throw new ConfigError('createRng', [`seed must be a safe integer, got ${String(seed)}`]);
+  if (!Number.isSafeInteger(seed))
+    throw new ConfigError('createRng', [`seed must be a safe integer, got ${String(seed)}`]);
   return ((seed % TWO_TO_32) + TWO_TO_32) % TWO_TO_32;
 }
 
@@ -79,7 +80,8 @@ class Mulberry32 implements Rng {
 
 /** A uniformly random permutation of 0 … n − 1 (Fisher–Yates, from the last index down). */
 export function shuffleIndices(n: number, rng: Rng): number[] {
-  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError('shuffleIndices', [`n must be a non-negative integer, got ${String(n)}`]);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ConfigError('shuffleIndices', [`n must be a non-negative integer, got ${String(n)}`]);
   const indices = Array.from({ length: n }, (_, index) => index);
   for (let last = n - 1; last > 0; last -= 1) {
     const pick = rng.nextInt(last + 1);

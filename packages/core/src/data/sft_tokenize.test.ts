@@ -17,7 +17,9 @@ describe('tokenizeSftExample', () => {
   });
 
   it('trains every token but the first without completionOnlyLoss, and for language modelling', () => {
-    const pair = tokenizeSftExample(parseRecord({ prompt: 'ab', completion: 'c' }), tokenizer, { completionOnlyLoss: false });
+    const pair = tokenizeSftExample(parseRecord({ prompt: 'ab', completion: 'c' }), tokenizer, {
+      completionOnlyLoss: false,
+    });
     expect(pair.lossMask).toEqual([0, 1, 1, 1, 1]);
     const text = tokenizeSftExample(parseRecord({ text: 'abc' }), tokenizer);
     expect(text.inputIds).toEqual([1, ...ids('abc'), 2]);
@@ -25,7 +27,10 @@ describe('tokenizeSftExample', () => {
   });
 
   it('leaves EOS off with appendEos false, and does not add a second one', () => {
-    expect(tokenizeSftExample(parseRecord({ text: 'ab' }), tokenizer, { appendEos: false }).inputIds).toEqual([1, ...ids('ab')]);
+    expect(tokenizeSftExample(parseRecord({ text: 'ab' }), tokenizer, { appendEos: false }).inputIds).toEqual([
+      1,
+      ...ids('ab'),
+    ]);
     const noBos = new CharTokenizer({ bos: false });
     expect(tokenizeSftExample(parseRecord({ text: 'ab' }), noBos).inputIds).toEqual([...ids('ab'), 2]);
   });
@@ -79,7 +84,9 @@ describe('tokenizeSftExample', () => {
   });
 
   it('rejects records SFT cannot use and bad options', () => {
-    expect(() => tokenizeSftExample(parseRecord({ prompt: 'p', chosen: 'a', rejected: 'b' }), tokenizer)).toThrow(DataError);
+    expect(() => tokenizeSftExample(parseRecord({ prompt: 'p', chosen: 'a', rejected: 'b' }), tokenizer)).toThrow(
+      DataError,
+    );
     expect(() =>
       tokenizeSftExample(parseRecord({ text: 'a' }), tokenizer, { maxLength: 0, truncationSide: 'middle' as never }),
     ).toThrow(ConfigError);

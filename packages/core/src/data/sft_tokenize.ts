@@ -99,7 +99,9 @@ export function tokenizeSftExample(
   const lossMask = new Array<number>(inputIds.length).fill(config.completionOnlyLoss ? 0 : 1);
   if (config.completionOnlyLoss) {
     const boundaryOf = (text: string | null): number =>
-      text === null ? inputIds.length : commonPrefixLength(tokenizer.encode(text, { addSpecialTokens: rendered.addSpecialTokens }), inputIds);
+      text === null
+        ? inputIds.length
+        : commonPrefixLength(tokenizer.encode(text, { addSpecialTokens: rendered.addSpecialTokens }), inputIds);
     for (const span of rendered.targets) {
       lossMask.fill(1, boundaryOf(span.before), boundaryOf(span.through));
     }
@@ -133,7 +135,9 @@ function render(record: DatasetRecord, tokenizer: TextTokenizer): RenderedExampl
             text: tokenizer.applyChatTemplate([...record.prompt, ...record.completion]),
             addSpecialTokens: false,
             plain: false,
-            targets: [{ before: tokenizer.applyChatTemplate(record.prompt, { addGenerationPrompt: true }), through: null }],
+            targets: [
+              { before: tokenizer.applyChatTemplate(record.prompt, { addGenerationPrompt: true }), through: null },
+            ],
           };
         default: {
           const unreachable: never = record;

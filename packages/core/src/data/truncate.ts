@@ -27,7 +27,11 @@ export function truncateTokens(
   if (length <= maxLength) return { inputIds: [...tokens.inputIds], lossMask: [...tokens.lossMask], truncated: false };
   switch (side) {
     case 'right':
-      return { inputIds: tokens.inputIds.slice(0, maxLength), lossMask: tokens.lossMask.slice(0, maxLength), truncated: true };
+      return {
+        inputIds: tokens.inputIds.slice(0, maxLength),
+        lossMask: tokens.lossMask.slice(0, maxLength),
+        truncated: true,
+      };
     case 'left': {
       const inputIds = tokens.inputIds.slice(length - maxLength);
       const lossMask = tokens.lossMask.slice(length - maxLength);
@@ -42,7 +46,8 @@ export function truncateTokens(
 }
 
 export function checkTruncationSide(value: unknown, problems: string[], name = 'truncationSide'): void {
-  if (value !== 'right' && value !== 'left') problems.push(`${name} must be "right" or "left", got ${JSON.stringify(value)}`);
+  if (value !== 'right' && value !== 'left')
+    problems.push(`${name} must be "right" or "left", got ${JSON.stringify(value)}`);
 }
 
 export function checkLength(value: unknown, problems: string[], name: string, options: { nullable: boolean }): void {
