@@ -30,3 +30,13 @@ export { saveAdapter, loadAdapter, peftTensorNames, ADAPTER_CONFIG_FILE, ADAPTER
 export type { SaveAdapterOptions, LoadAdapterOptions } from './peft/adapter_io';
 export { peftConfigJson, parsePeftConfig } from './peft/adapter_config';
 export type { PeftLoraConfigJson, ParsedPeftConfig } from './peft/adapter_config';
+
+// 4-bit quantization (bitsandbytes NF4/FP4 blockwise format) and QLoRA
+export { quantize4bit, dequantize4bit, dequantize4bitInto, effectiveAbsmax, resolveQuantize4bitConfig, SUPPORTED_4BIT_BLOCK_SIZES, NESTED_ABSMAX_BLOCK_SIZE } from './quant/quantize_4bit';
+export type { Quantize4bitOptions, Quantize4bitConfig, Quantized4bit, Quantized4bitPlain, Quantized4bitDouble } from './quant/quantize_4bit';
+export { NF4_CODE, FP4_CODE, codeTableFor } from './quant/code_tables';
+export type { FourBitQuantType } from './quant/code_tables';
+export { Linear4bit } from './quant/linear_4bit';
+export type { Linear4bitOptions } from './quant/linear_4bit';
+export { quantizeModel, resolveQuantizeModelConfig } from './quantize_model';
+export type { QuantizeModelOptions, QuantizeModelConfig, QuantizeModelResult } from './quantize_model';
