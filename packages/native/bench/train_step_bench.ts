@@ -44,7 +44,9 @@ async function timeTfjs(backendName: string, steps: number, warmup: number, prof
   const { ids, targets } = makeGptBatch(referenceShape);
   const optimizer = tf.train.adam(1e-3);
   const step = (): number => {
-    const cost = optimizer.minimize(() => gptLoss(referenceShape, weights, ids, targets), true, Object.values(weights));
+    const embedding = backendName === 'wasm' ? 'oneHotMatMul' : 'gather'; // wasm has no UnsortedSegmentSum
+    const cost = optimizer.minimize(() => gptLoss(referenceShape, weights, ids, targets, embedding), true,
+      Object.values(weights));
     const loss = cost?.dataSync()[0] ?? NaN;
     cost?.dispose();
     return loss;
@@ -57,7 +59,7 @@ async function timeTfjs(backendName: string, steps: number, warmup: number, prof
     loss = step();
     samples.push(Number(process.hrtime.bigint() - start) / 1e9);
   }
-  if (profile) {
+  if (profile && backendName === 'native') {
     if (backendName === 'native') printAddonProfile(step);
     await printProfile(step);
   }
@@ -151,7 +153,11 @@ async function main(): Promise<void> {
       console.log('  native: skipped (addon not built)');
     } else {
       const slow = name === 'cpu';
-      times.set(name, await timeTfjs(name, slow ? 1 : options.steps, slow ? 0 : 2, options.profile && name === 'native'));
+      try {
+        times.set(name, await timeTfjs(name, slow ? 1 : options.steps, slow ? 0 : 2, options.profile));
+      } catch (error) {
+        console.log(`  ${name}: failed (${error instanceof Error ? error.message : String(error)})`);
+      }
     }
   }
   const torch = times.get('torch');

@@ -80,8 +80,12 @@ function gelu(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
-/** Mean next-token cross-entropy of the model on (ids, targets). */
-export function gptLoss(shape: GptShape, w: Record<string, tf.Variable>, ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+/**
+ * Mean next-token cross-entropy of the model on (ids, targets). `embedding: 'oneHotMatMul'` looks tokens up as
+ * oneHot(ids) x wte for backends without UnsortedSegmentSum (wasm), whose gather has no gradient.
+ */
+export function gptLoss(shape: GptShape, w: Record<string, tf.Variable>, ids: tf.Tensor2D, targets: tf.Tensor2D,
+  embedding: 'gather' | 'oneHotMatMul' = 'gather'): tf.Scalar {
   const { layers, modelDim: d, heads, vocab } = shape;
   const [batch, time] = ids.shape;
   const headDim = d / heads;
@@ -92,7 +96,10 @@ export function gptLoss(shape: GptShape, w: Record<string, tf.Variable>, ids: tf
     return weight;
   };
   const positions = tf.slice(get('wpe'), [0, 0], [time, d]); // [T, D]
-  let x = tf.reshape(tf.add(tf.gather(get('wte'), ids), positions), [rows, d]); // [B*T, D]
+  const tokens = embedding === 'gather'
+    ? tf.gather(get('wte'), ids) // [B, T, D]
+    : tf.reshape(tf.matMul(tf.oneHot(tf.reshape(ids, [rows]), vocab), get('wte')), [batch, time, d]); // [B, T, D]
+  let x = tf.reshape(tf.add(tokens, positions), [rows, d]); // [B*T, D]
   const causal = tf.linalg.bandPart(tf.ones([time, time]), -1, 0); // [T, T] lower triangle
   const maskBias = tf.mul(tf.sub(1, causal), -1e9); // [T, T]
   for (let l = 0; l < layers; l++) {
