@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, createCausalLM, Linear, type CausalLM } from '@rlhfjs/core';
-import { applyLora } from './lora/lora_model';
+import { applyLora, mergeAdapters } from './lora/lora_model';
 import { quantizeModel } from './quantize_model';
 import { Linear4bit } from './quant/linear_4bit';
 import { dequantize4bit, quantize4bit } from './quant/quantize_4bit';
@@ -70,6 +70,8 @@ describe('quantizeModel', () => {
       const result = quantizeModel(model, { skipModules: ['lm_head', 'down_proj'], quantType: 'fp4', doubleQuant: true });
       expect(result.modules).toHaveLength(12);
       expect(model.linear('model.layers.0.mlp.down_proj')).toBeInstanceOf(Linear);
+      applyLora(model, { targetModules: ['q_proj'] });
+      expect(() => mergeAdapters(model)).toThrow(/cannot merge into a base layer of kind "linear4bit"/);
       const other = createCausalLM(OPTIONS, { seed: 1 });
       applyLora(other, { targetModules: ['q_proj'] });
       expect(() => quantizeModel(other)).toThrow(/before applyLora/);

@@ -149,6 +149,11 @@ export class LoraLinear implements LinearLayer {
     this.mergedAdapter = name;
   }
 
+  /** Whether the base layer's weight can absorb a delta (core Linear, or a MergeableLinear). */
+  canMerge(): boolean {
+    return this.base instanceof Linear || isMergeable(this.base);
+  }
+
   unmerge(): void {
     if (this.mergedAdapter === null) return;
     this.addDelta(this.mergedAdapter, -1);

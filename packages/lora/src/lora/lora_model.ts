@@ -249,7 +249,16 @@ export function setLoraTraining(model: CausalLM, training: boolean): void {
 export function mergeAdapters(model: CausalLM): void {
   const name = activeAdapter(model);
   if (name === null) throw new ConfigError('mergeAdapters', ['the model has no active adapter']);
-  for (const layer of loraLayers(model).values()) layer.merge(name);
+  const layers = [...loraLayers(model)].filter(([, layer]) => layer.adapter(name) !== undefined);
+  // Check every layer first so that a refusal leaves no layer half merged.
+  const refused = layers.filter(([, layer]) => !layer.canMerge());
+  if (refused.length > 0) {
+    const kinds = [...new Set(refused.map(([, layer]) => layer.base.kind))].map((kind) => `"${kind}"`).join(', ');
+    throw new ConfigError('mergeAdapters', [
+      `cannot merge into a base layer of kind ${kinds} (modules ${refused.map(([module]) => module).join(', ')}); keep the adapter unmerged`,
+    ]);
+  }
+  for (const [, layer] of layers) layer.merge(name);
 }
 
 /** Subtracts the merged adapter's delta from the base weights again. */

@@ -45,7 +45,6 @@ describe('QLoRA', () => {
       quantizeModel(model, { quantType: 'nf4', blockSize: 64, doubleQuant: true });
       const quantized = logits(model, ids);
       const difference = maxAbs(quantized.map((value, i) => value - (float32[i] as number)));
-      // eslint-disable-next-line no-console
       console.log(`QLoRA: max |logit(nf4) − logit(f32)| = ${difference.toExponential(3)} (max |logit| ${maxAbs(float32).toExponential(3)})`);
       expect(difference).toBeGreaterThan(0);
       expect(difference).toBeLessThan(0.1 * maxAbs(float32));
@@ -75,7 +74,6 @@ describe('QLoRA', () => {
       }
       optimizer.dispose();
       input.dispose();
-      // eslint-disable-next-line no-console
       console.log(`QLoRA: loss ${losses[0]?.toFixed(4)} → ${losses[losses.length - 1]?.toFixed(4)} over ${losses.length} AdamW steps`);
       expect(losses[losses.length - 1]).toBeLessThan((losses[0] as number) - 0.3);
       setLoraTraining(model, false);
@@ -96,7 +94,6 @@ describe('QLoRA', () => {
       // tf.memory() moves by exactly the float32 weights out and the 4-bit state in.
       expect(before - after).toBe(result.float32WeightBytes - result.quantizedWeightBytes);
       const ratio = result.quantizedWeightBytes / result.float32WeightBytes;
-      // eslint-disable-next-line no-console
       console.log(
         `QLoRA memory (d 256, vocab 1024, 1 layer, nf4/64 + double quant): linear weights ${result.float32WeightBytes} B f32 → ${result.quantizedWeightBytes} B (ratio ${ratio.toFixed(4)}); whole model ${before} → ${after} B (ratio ${(after / before).toFixed(4)})`,
       );
