@@ -46,7 +46,6 @@ let loaded: { addon: NativeAddon | null; error: string | null } | null = null;
 function load(): { addon: NativeAddon | null; error: string | null } {
   if (loaded === null) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       loaded = { addon: require(addonPath) as NativeAddon, error: null };
     } catch (error) {
       loaded = { addon: null, error: error instanceof Error ? error.message : String(error) };
