@@ -5,7 +5,7 @@ const tsParser = require('@typescript-eslint/parser');
 const allow = (scope, deps) => ({ sourceTag: `scope:${scope}`, onlyDependOnLibsWithTags: deps.map((d) => `scope:${d}`) });
 
 module.exports = [
-  { ignores: ['**/node_modules/**', '**/dist/**', '**/build/**', 'reports/**', 'runs/**'] },
+  { ignores: ['**/node_modules/**', 'packages/*/dist/**', 'apps/*/dist/**', '**/build/**', 'reports/**', 'runs/**'] },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tsParser, parserOptions: { ecmaVersion: 2022, sourceType: 'module' } },

@@ -12,5 +12,4 @@ module.exports = (displayName, dir) => ({
     '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(root, 'tsconfig.base.json'), isolatedModules: true, diagnostics: false }],
   },
   moduleNameMapper: Object.fromEntries(names.map((n) => [`^@rlhfjs/${n}$`, path.join(root, 'packages', n, 'src', 'index.ts')])),
-  testTimeout: 120000,
 });

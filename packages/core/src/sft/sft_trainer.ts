@@ -1,0 +1,137 @@
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { collateBatch } from '../data/collate';
+import { packExamples } from '../data/pack';
+import type { SftRecord } from '../data/records';
+import { tokenizeSftExample, type TokenizedSftExample } from '../data/sft_tokenize';
+import { ConfigError } from '../errors/errors';
+import type { CausalLM } from '../model/causal_lm';
+import { saveCausalLM } from '../model/model_factory';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import type { LossAggregationMode } from '../train/aggregate_loss';
+import type { GradientReducer } from '../train/reducer';
+import { Trainer, type TrainResult } from '../train/trainer';
+import { resolveTrainerConfig, type TrainerOptions } from '../train/trainer_config';
+import { countLossUnits, languageModelingLoss, type LanguageModelingBatch } from './sft_loss';
+
+export interface SFTTrainerOptions extends TrainerOptions {
+  /** Longest tokenized example (default 512). */
+  maxLength?: number;
+  /** Train only on completions / assistant turns (default true, as TRL). */
+  completionOnlyLoss?: boolean;
+  /** Pack short examples into rows of maxLength (default false). Attention never crosses examples. */
+  packing?: boolean;
+  /** Default 'token' (every target token weighs the same). */
+  lossAggregation?: LossAggregationMode;
+}
+
+export interface SFTInputs {
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  trainDataset: readonly SftRecord[];
+  evalDataset?: readonly SftRecord[];
+  reducer?: GradientReducer;
+}
+
+/**
+ * Supervised fine-tuning: next-token loss on completions (prompt tokens masked by default), optional packing,
+ * on the shared Trainer loop. It trains `model.trainableParameters()`, so a model with LoRA adapters (or a 4-bit
+ * base) trains unchanged.
+ */
+export class SFTTrainer {
+  readonly trainer: Trainer<LanguageModelingBatch>;
+  private readonly inputs: SFTInputs;
+  private readonly evalRows: LanguageModelingBatch[];
+
+  constructor(inputs: SFTInputs, options: SFTTrainerOptions = {}) {
+    const { maxLength = 512, completionOnlyLoss = true, packing = false, lossAggregation = 'token', ...trainerOptions } = options;
+    const problems: string[] = [];
+    if (!Number.isInteger(maxLength) || maxLength < 2) problems.push(`maxLength must be an integer ≥ 2, got ${maxLength}`);
+    if (inputs.trainDataset.length === 0) problems.push('trainDataset is empty');
+    if (problems.length > 0) throw new ConfigError('SFTTrainer', problems);
+    const config = resolveTrainerConfig(trainerOptions, 'SFTTrainer');
+    this.inputs = inputs;
+    const { model, tokenizer } = inputs;
+    const tokenize = (records: readonly SftRecord[]): TokenizedSftExample[] =>
+      records.map((record) => tokenizeSftExample(record, tokenizer, { maxLength, completionOnlyLoss }));
+    const toRows = (examples: TokenizedSftExample[]): LanguageModelingBatch[] => {
+      if (!packing) return examples.map((example) => ({ inputIds: [example.inputIds], attentionMask: [example.inputIds.map(() => 1)], lossMask: [example.lossMask] }));
+      const packed = packExamples(examples, { seqLength: maxLength, padTokenId: tokenizer.padTokenId });
+      return packed.inputIds.map((row, i) => ({
+        inputIds: [row],
+        attentionMask: [packed.attentionMask[i] as number[]],
+        lossMask: [packed.lossMask[i] as number[]],
+        positionIds: [packed.positionIds[i] as number[]],
+        segmentIds: [packed.segmentIds[i] as number[]],
+      }));
+    };
+    const rows = toRows(tokenize(inputs.trainDataset));
+    this.evalRows = inputs.evalDataset === undefined ? [] : toRows(tokenize(inputs.evalDataset));
+    const parameters = model.trainableParameters();
+    if (parameters.size === 0) throw new ConfigError('SFTTrainer', ['the model has no trainable parameters']);
+    const collate = (batch: readonly LanguageModelingBatch[]): LanguageModelingBatch => {
+      if (packing) return mergeRows(batch);
+      const collated = collateBatch(batch.map((row) => ({ inputIds: row.inputIds[0] as number[], lossMask: row.lossMask[0] as number[] })), { padTokenId: tokenizer.padTokenId, paddingSide: 'right' });
+      return { inputIds: collated.inputIds, attentionMask: collated.attentionMask, lossMask: collated.lossMask };
+    };
+    this.trainer = new Trainer<LanguageModelingBatch>(
+      {
+        name: 'sft',
+        examples: rows,
+        parameters,
+        computeLoss: (batch, counts) => languageModelingLoss(model, collate(batch), counts, lossAggregation),
+        countUnits: (batch) => countLossUnits(batch.flatMap((row) => row.lossMask)),
+        evaluate: this.evalRows.length === 0 ? undefined : async () => ({ loss: this.evaluateLoss(config.batchSize) }),
+      },
+      trainerOptions,
+      { reducer: inputs.reducer },
+    );
+    this.collate = collate;
+  }
+
+  private readonly collate: (batch: readonly LanguageModelingBatch[]) => LanguageModelingBatch;
+
+  /** Mean next-token loss over the held-out set (token-weighted). */
+  evaluateLoss(batchSize = 8): number {
+    let total = 0;
+    let tokens = 0;
+    for (let start = 0; start < this.evalRows.length; start += batchSize) {
+      const batch = this.collate(this.evalRows.slice(start, start + batchSize));
+      const units = countLossUnits(batch.lossMask);
+      if (units.tokens === 0) continue;
+      const { loss } = languageModelingLoss(this.inputs.model, batch, null);
+      total += (loss.dataSync()[0] as number) * units.tokens;
+      loss.dispose();
+      tokens += units.tokens;
+    }
+    return tokens === 0 ? Number.NaN : total / tokens;
+  }
+
+  train(): Promise<TrainResult> {
+    return this.trainer.train();
+  }
+
+  /** Writes the model in HF format with the tokenizer beside it. */
+  async save(directory: string): Promise<void> {
+    await saveCausalLM(this.inputs.model, directory);
+    await this.inputs.tokenizer.save(path.join(directory));
+    await fs.access(path.join(directory, 'config.json'));
+  }
+
+  dispose(): void {
+    this.trainer.dispose();
+    tf.tidy(() => undefined);
+  }
+}
+
+/** Packed rows all have the same length: stack them. */
+function mergeRows(rows: readonly LanguageModelingBatch[]): LanguageModelingBatch {
+  return {
+    inputIds: rows.flatMap((row) => row.inputIds),
+    attentionMask: rows.flatMap((row) => row.attentionMask),
+    lossMask: rows.flatMap((row) => row.lossMask),
+    positionIds: rows.flatMap((row) => row.positionIds ?? []),
+    segmentIds: rows.flatMap((row) => row.segmentIds ?? []),
+  };
+}

@@ -1,0 +1,173 @@
+import * as tf from '@tensorflow/tfjs';
+import { SingleBar } from 'cli-progress';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { ConfigError } from '../errors/errors';
+import { AdamW } from '../optim/adamw';
+import { createLrSchedule } from '../optim/lr_schedule';
+import { createRng } from '../random/rng';
+import { listCheckpoints, loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint';
+import { IdentityReducer, type GradientReducer } from './reducer';
+import { trainStep, type LossResult } from './train_step';
+export type { LossResult } from './train_step';
+import { resolveTrainerConfig, type TrainerConfig, type TrainerOptions } from './trainer_config';
+
+/** Global counts of one optimizer step (all micro-batches of all ranks), for `aggregateLoss`. */
+export interface StepCounts {
+  tokens: number;
+  sequences: number;
+  worldSize: number;
+}
+
+/** What a concrete trainer (SFT, reward, DPO, PPO) plugs into the shared loop. */
+export interface TrainerTask<Example> {
+  /** Short name for logs, e.g. 'sft'. */
+  readonly name: string;
+  readonly examples: readonly Example[];
+  /** The variables to train. */
+  readonly parameters: ReadonlyMap<string, tf.Variable>;
+  /** Loss of one micro-batch, normalised with the step's global counts. */
+  computeLoss(batch: readonly Example[], counts: StepCounts): LossResult;
+  /** Loss-carrying tokens and sequences of a micro-batch (summed over the step and ranks). */
+  countUnits(batch: readonly Example[]): { tokens: number; sequences: number };
+  /** Held-out metrics (prefixed with `eval/` in the log). */
+  evaluate?(): Promise<Record<string, number>>;
+  /** Extra state saved with checkpoints (e.g. a KL controller). */
+  saveExtraState?(): unknown;
+  loadExtraState?(state: unknown): void;
+}
+
+export interface LogRecord {
+  step: number;
+  [metric: string]: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  history: LogRecord[];
+  evaluations: LogRecord[];
+  lastCheckpoint: string | null;
+}
+
+/** Examples of epoch `epoch` in the order training sees them: a seeded permutation, the same on every rank. */
+export function epochOrder(count: number, seed: number, epoch: number): number[] {
+  const rng = createRng(seed * 1000003 + epoch);
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
+}
+
+/**
+ * The loop every trainer shares: epochs or max steps over seeded shuffles, gradient accumulation, the shared
+ * `trainStep`, evaluation every N steps, a JSONL metrics log and a progress bar, atomic checkpoints every N steps
+ * (only rank 0 writes), and `resumeFrom` that continues exactly where a checkpoint left off.
+ */
+export class Trainer<Example> {
+  readonly config: TrainerConfig;
+  readonly optimizer: AdamW;
+  private readonly reducer: GradientReducer;
+
+  constructor(private readonly task: TrainerTask<Example>, options: TrainerOptions = {}, collaborators: { reducer?: GradientReducer; optimizer?: AdamW } = {}) {
+    this.config = resolveTrainerConfig(options, `${task.name} trainer`);
+    this.reducer = collaborators.reducer ?? new IdentityReducer();
+    this.optimizer = collaborators.optimizer ?? new AdamW({ weightDecay: this.config.weightDecay });
+  }
+
+  /** Examples one optimizer step consumes across all ranks. */
+  get examplesPerStep(): number {
+    return this.config.batchSize * this.config.gradientAccumulationSteps * this.reducer.worldSize;
+  }
+
+  get totalSteps(): number {
+    const perEpoch = Math.floor(this.task.examples.length / this.examplesPerStep);
+    return this.config.maxSteps ?? Math.max(1, perEpoch * this.config.epochs);
+  }
+
+  async train(): Promise<TrainResult> {
+    const { config, task, reducer } = this;
+    const count = task.examples.length;
+    if (count < this.examplesPerStep) {
+      throw new ConfigError(`${task.name} trainer`, [`${count} examples are fewer than one optimizer step needs (${this.examplesPerStep} = batchSize × gradientAccumulationSteps × worldSize)`]);
+    }
+    const total = this.totalSteps;
+    const schedule = createLrSchedule({ type: config.lrScheduler, learningRate: config.learningRate, warmupSteps: config.warmupSteps, totalSteps: total });
+    let step = 0;
+    let consumed = 0;
+    let lastCheckpoint: string | null = null;
+    if (config.resumeFrom !== null) {
+      const directory = config.resumeFrom === 'latest' ? (await listCheckpoints(config.outputDir as string)).pop()?.directory : config.resumeFrom;
+      if (directory !== undefined) {
+        const state = await loadTrainerCheckpoint(directory, task.parameters, this.optimizer);
+        ({ step, consumed } = state);
+        task.loadExtraState?.(state.extra);
+        lastCheckpoint = directory;
+      }
+    }
+    const logFile = config.outputDir === null ? null : path.join(config.outputDir, `${task.name}_metrics.jsonl`);
+    if (logFile !== null && reducer.rank === 0) await fs.mkdir(path.dirname(logFile), { recursive: true });
+    const showProgress = reducer.rank === 0 && (config.progress === true || (config.progress === 'auto' && process.stderr.isTTY === true));
+    const bar = showProgress ? new SingleBar({ format: `${task.name} [{bar}] {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true }) : null;
+    bar?.start(total, step, { loss: '-', lr: '-', tps: '-' });
+    const history: LogRecord[] = [];
+    const evaluations: LogRecord[] = [];
+    let order = epochOrder(count, config.seed, Math.floor(consumed / count));
+    const nextMicroBatch = (): Example[] => {
+      const batch: Example[] = [];
+      const globalSize = config.batchSize * reducer.worldSize;
+      // a step never straddles an epoch: drop the tail of an epoch that cannot fill a whole micro-batch
+      if ((consumed % count) + globalSize > count) consumed += count - (consumed % count);
+      if (consumed % count === 0) order = epochOrder(count, config.seed, consumed / count);
+      const start = (consumed % count) + reducer.rank * config.batchSize;
+      for (let i = 0; i < config.batchSize; i++) batch.push(task.examples[order[start + i] as number] as Example);
+      consumed += globalSize;
+      return batch;
+    };
+    try {
+      while (step < total) {
+        const started = Date.now();
+        const microBatches = Array.from({ length: config.gradientAccumulationSteps }, nextMicroBatch);
+        const local = microBatches.map((batch) => task.countUnits(batch));
+        const [tokens, sequences] = await reducer.allReduceSum([local.reduce((s, c) => s + c.tokens, 0), local.reduce((s, c) => s + c.sequences, 0)]);
+        const counts: StepCounts = { tokens: tokens as number, sequences: sequences as number, worldSize: reducer.worldSize };
+        const learningRate = schedule(step);
+        const result = await trainStep({
+          lossFns: microBatches.map((batch) => () => task.computeLoss(batch, counts)),
+          parameters: task.parameters,
+          optimizer: this.optimizer,
+          learningRate,
+          reducer,
+          maxGradNorm: config.maxGradNorm,
+          onNonFinite: config.onNonFinite,
+          step: step + 1,
+        });
+        step += 1;
+        const [globalLoss] = await reducer.allReduceSum([result.loss]);
+        const seconds = (Date.now() - started) / 1000;
+        const record: LogRecord = { step, loss: (globalLoss as number) / reducer.worldSize, learningRate, gradNorm: result.gradNorm, tokensPerSecond: counts.tokens / seconds, skipped: result.skipped ? 1 : 0, ...result.metrics };
+        history.push(record);
+        if (logFile !== null && reducer.rank === 0) await fs.appendFile(logFile, `${JSON.stringify({ stage: task.name, ...record })}\n`);
+        bar?.update(step, { loss: ((globalLoss as number) / reducer.worldSize).toFixed(4), lr: learningRate.toExponential(2), tps: Math.round(counts.tokens / seconds) });
+        if (task.evaluate !== undefined && ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === total)) {
+          const metrics = await task.evaluate();
+          const evaluation: LogRecord = { step, ...Object.fromEntries(Object.entries(metrics).map(([key, value]) => [`eval/${key}`, value])) };
+          evaluations.push(evaluation);
+          if (logFile !== null && reducer.rank === 0) await fs.appendFile(logFile, `${JSON.stringify({ stage: task.name, ...evaluation })}\n`);
+        }
+        if (config.saveEvery > 0 && step % config.saveEvery === 0 && reducer.rank === 0) {
+          const state = { step, consumed, seed: config.seed, extra: task.saveExtraState?.() ?? null };
+          lastCheckpoint = await saveTrainerCheckpoint(config.outputDir as string, task.parameters, this.optimizer, state, config.saveTotalLimit);
+        }
+      }
+    } finally {
+      bar?.stop();
+    }
+    return { steps: step, history, evaluations, lastCheckpoint };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
