@@ -63,7 +63,7 @@ async function timeTfjs(backendName: string, steps: number, warmup: number, prof
     if (backendName === 'native') printAddonProfile(step);
     await printProfile(step);
   }
-  console.log(`  ${backendName}: loss ${loss.toFixed(4)}, steps ${samples.map((s) => s.toFixed(3)).join(' ')} s, ` +
+  console.log(`  ${backendName}: loss ${loss.toFixed(4)}, median ${median(samples).toFixed(3)} s, steps ${samples.map((s) => s.toFixed(3)).join(' ')} s, ` +
     `tensors ${tf.memory().numTensors}`);
   optimizer.dispose();
   tf.dispose([ids, targets, ...Object.values(weights)]);
@@ -137,7 +137,7 @@ function timeTorch(steps: number): number | null {
   const output = execFileSync(python, [script, '--steps', String(steps)], { encoding: 'utf8' });
   const result = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { median_step_seconds: number; loss: number;
     threads: number };
-  console.log(`  torch: loss ${result.loss.toFixed(4)}, threads ${result.threads}`);
+  console.log(`  torch: loss ${result.loss.toFixed(4)}, median ${result.median_step_seconds.toFixed(3)} s, threads ${result.threads}`);
   return result.median_step_seconds;
 }
 
