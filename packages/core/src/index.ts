@@ -86,11 +86,69 @@ export type { GradientReducer } from './train/reducer';
 // data
 export { CHAT_ROLES, isChatRole } from './data/chat_message';
 export type { ChatMessage, ChatRole } from './data/chat_message';
+export { DATA_ERROR_CODES } from './data/data_error_codes';
+export type { DataErrorCode } from './data/data_error_codes';
+export { DATASET_FORMATS, isDatasetFormat } from './data/records';
+export type {
+  DatasetFormat,
+  DatasetRecord,
+  RecordStyle,
+  SftRecord,
+  LanguageModelingRecord,
+  PromptCompletionRecord,
+  PlainPromptCompletionRecord,
+  ConversationalPromptCompletionRecord,
+  ConversationalRecord,
+  PreferenceRecord,
+  PlainPreferenceRecord,
+  ConversationalPreferenceRecord,
+  PromptOnlyRecord,
+  PlainPromptOnlyRecord,
+  ConversationalPromptOnlyRecord,
+} from './data/records';
+export { detectFormat, parseRecord } from './data/parse_record';
+export type { RecordLocation, ParseRecordOptions } from './data/parse_record';
+export { readJsonl, readJsonlLines, resolveReadJsonlConfig, DEFAULT_MAX_LINE_BYTES } from './data/jsonl_reader';
+export type { ReadJsonlOptions, ReadJsonlConfig, JsonlRow, JsonlLine } from './data/jsonl_reader';
+export { readJsonArray } from './data/json_array_reader';
+export { loadDataset, resolveLoadDatasetConfig } from './data/load_dataset';
+export type { LoadDatasetOptions, LoadDatasetConfig, LoadedDataset, DatasetFileType } from './data/load_dataset';
+export type { TextTokenizer } from './data/text_tokenizer';
+export { tokenizeSftExample, resolveSftTokenizeConfig } from './data/sft_tokenize';
+export type { SftTokenizeOptions, SftTokenizeConfig, TokenizedSftExample } from './data/sft_tokenize';
+export { tokenizePreferenceExample, resolvePreferenceTokenizeConfig } from './data/preference_tokenize';
+export type { PreferenceTokenizeOptions, PreferenceTokenizeConfig, TokenizedPreferenceExample } from './data/preference_tokenize';
+export { tokenizePromptExample, resolvePromptTokenizeConfig, encodePrompt } from './data/prompt_tokenize';
+export type { PromptTokenizeOptions, PromptTokenizeConfig, TokenizedPrompt } from './data/prompt_tokenize';
+export { truncateTokens } from './data/truncate';
+export type { TruncationSide, MaskedTokens } from './data/truncate';
+export { collateBatch, resolveCollateConfig } from './data/collate';
+export type { CollateExample, CollateOptions, CollateConfig, CollatedBatch } from './data/collate';
+export { packExamples, resolvePackConfig } from './data/pack';
+export type { PackOptions, PackConfig, PackedBatch } from './data/pack';
+export { createRng, shuffleIndices } from './data/rng';
+export type { Rng, RngState } from './data/rng';
+export { BatchIterator, batchIterator, resolveBatchIteratorConfig } from './data/batch_iterator';
+export type { BatchIteratorOptions, BatchIteratorConfig, BatchIteratorState, IndexBatch } from './data/batch_iterator';
+export { generateArithmeticCorpus, resolveArithmeticCorpusConfig } from './data/synthetic_corpus';
+export type { ArithmeticCorpusOptions, ArithmeticCorpusConfig, ArithmeticOperation } from './data/synthetic_corpus';
+
+// training
+export { trainStep } from './train/train_step';
+export type { TrainStepOptions, TrainStepMetrics, LossFn, LossResult } from './train/train_step';
+export { Trainer, epochOrder } from './train/trainer';
+export type { TrainerTask, StepCounts, LogRecord, TrainResult } from './train/trainer';
+export { resolveTrainerConfig } from './train/trainer_config';
+export type { TrainerOptions, TrainerConfig } from './train/trainer_config';
+export { saveTrainerCheckpoint, loadTrainerCheckpoint, listCheckpoints } from './train/checkpoint';
+export type { TrainerState } from './train/checkpoint';
+export { SFTTrainer } from './sft/sft_trainer';
+export type { SFTTrainerOptions, SFTInputs } from './sft/sft_trainer';
+export { languageModelingLoss, countLossUnits } from './sft/sft_loss';
+export type { LanguageModelingBatch } from './sft/sft_loss';
 
 // generation
 export { generate, resolveGenerationConfig } from './generation/generate';
 export type { GenerationOptions, GenerationConfig, GenerationOutput } from './generation/generate';
 export { sampleToken } from './generation/sampling';
 export type { SamplingConfig, SampledToken } from './generation/sampling';
-export { createRng } from './random/rng';
-export type { Rng } from './random/rng';

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 export interface BackendCapabilities {
   /** Batched or transposed matmuls run at full speed (false on wasm: only plain rank-2 matmuls are fast). */
   readonly fastBatchedMatMul: boolean;
+  /** `UnsortedSegmentSum` is fast (false on the cpu backend, whose kernel loops over every segment; absent on wasm). */
+  readonly fastScatter: boolean;
 }
 
 const overrides = new Map<string, BackendCapabilities>();
@@ -18,7 +20,7 @@ export function setBackendCapabilities(backendName: string, capabilities: Backen
 
 /** Capabilities of the backend now active. Unknown backends are assumed to be fast at everything. */
 export function backendCapabilities(): BackendCapabilities {
-  return overrides.get(tf.getBackend()) ?? { fastBatchedMatMul: true };
+  return overrides.get(tf.getBackend()) ?? { fastBatchedMatMul: true, fastScatter: false };
 }
 
 /** Whether the active backend registers a kernel (used to route around kernels a backend lacks). */

@@ -19,6 +19,7 @@ interface Candidate {
   /** Loads the package; throws when it is not installed or cannot load. */
   readonly load: () => void;
   readonly fastBatchedMatMul: boolean;
+  readonly fastScatter: boolean;
 }
 
 // Packages are required by computed names so that bundlers and the module-boundary lint do not treat the
@@ -33,8 +34,9 @@ const CANDIDATES: Record<BackendChoice, Candidate> = {
     registeredAs: 'tensorflow',
     load: () => requireOptional('@tensorflow/tfjs-node-gpu'),
     fastBatchedMatMul: true,
+    fastScatter: true,
   },
-  tensorflow: { registeredAs: 'tensorflow', load: () => requireOptional('@tensorflow/tfjs-node'), fastBatchedMatMul: true },
+  tensorflow: { registeredAs: 'tensorflow', load: () => requireOptional('@tensorflow/tfjs-node'), fastBatchedMatMul: true, fastScatter: true },
   native: {
     registeredAs: 'native',
     load: () => {
@@ -42,9 +44,10 @@ const CANDIDATES: Record<BackendChoice, Candidate> = {
       if (tf.findBackendFactory('native') === null) throw new Error('@rlhfjs/native loaded but its addon is not built');
     },
     fastBatchedMatMul: true,
+    fastScatter: false,
   },
-  wasm: { registeredAs: 'wasm', load: () => requireOptional('@tensorflow/tfjs-backend-wasm'), fastBatchedMatMul: false },
-  cpu: { registeredAs: 'cpu', load: () => undefined, fastBatchedMatMul: true },
+  wasm: { registeredAs: 'wasm', load: () => requireOptional('@tensorflow/tfjs-backend-wasm'), fastBatchedMatMul: false, fastScatter: false },
+  cpu: { registeredAs: 'cpu', load: () => undefined, fastBatchedMatMul: true, fastScatter: false },
 };
 
 function isBackendChoice(name: string): name is BackendChoice {
@@ -57,7 +60,7 @@ async function activate(choice: BackendChoice): Promise<string> {
   const ok = await tf.setBackend(candidate.registeredAs);
   if (!ok) throw new Error(`tf.setBackend('${candidate.registeredAs}') returned false`);
   await tf.ready();
-  setBackendCapabilities(candidate.registeredAs, { fastBatchedMatMul: candidate.fastBatchedMatMul });
+  setBackendCapabilities(candidate.registeredAs, { fastBatchedMatMul: candidate.fastBatchedMatMul, fastScatter: candidate.fastScatter });
   return candidate.registeredAs;
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
 import { createCausalLM, loadCausalLM } from '../model/model_factory';
-import { createRng } from '../random/rng';
+import { createRng } from '../data/rng';
 import { generate } from './generate';
 import { sampleToken } from './sampling';
 

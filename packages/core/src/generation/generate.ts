@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ShapeError } from '../errors/errors';
 import type { CausalLM } from '../model/causal_lm';
 import { disposeCache, type KVCache } from '../model/kv_cache';
-import { createRng } from '../random/rng';
+import { createRng } from '../data/rng';
 import { sampleToken, type SamplingConfig } from './sampling';
 
 export interface GenerationOptions {

@@ -1,4 +1,4 @@
-import type { Rng } from '../random/rng';
+import type { Rng } from '../data/rng';
 
 export interface SamplingConfig {
   readonly doSample: boolean;

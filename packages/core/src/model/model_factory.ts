@@ -6,6 +6,7 @@ import { replaceDirectoryAtomic } from '../io/atomic_write';
 import type { TensorEntry } from '../io/safetensors_reader';
 import { readCheckpointTensors } from '../io/sharded_checkpoint';
 import { writeSafetensors, type FloatStorageDtype } from '../io/safetensors_writer';
+import { createRng, type Rng } from '../data/rng';
 import { CausalLM } from './causal_lm';
 import { Linear, type LinearLayer } from './linear';
 import { parseHfConfig, resolveModelConfig, type ModelConfig, type ModelConfigOptions } from './model_config';
@@ -60,7 +61,7 @@ export interface CreateCausalLMOptions {
 export function createCausalLM(options: ModelConfigOptions, createOptions: CreateCausalLMOptions = {}): CausalLM {
   const config = resolveModelConfig(options);
   const specs = parameterSpecs(config);
-  let seed = createOptions.seed ?? 0;
+  const rng = createRng(createOptions.seed ?? 0);
   const initial = new Map<string, Float32Array>();
   for (const spec of specs) {
     type Initial = [name: string, shape: readonly number[], init: 'normal' | 'ones' | 'zeros', std: number];
@@ -72,11 +73,23 @@ export function createCausalLM(options: ModelConfigOptions, createOptions: Creat
     }
     for (const [name, shape, init, std] of shapes) {
       const size = shape.reduce((a, b) => a * b, 1);
-      const values = init === 'normal' ? tf.tidy(() => tf.randomNormal([size], 0, std, 'float32', seed++).dataSync() as Float32Array) : new Float32Array(size).fill(init === 'ones' ? 1 : 0);
+      const values = init === 'normal' ? normalSample(size, std, rng) : new Float32Array(size).fill(init === 'ones' ? 1 : 0);
       initial.set(name, values);
     }
   }
   return buildModel(config, specs, (name) => initial.get(name) as Float32Array);
+}
+
+/** N(0, std²) samples by Box–Muller from a seeded generator (host-side: far faster than tf.randomNormal with a seed). */
+function normalSample(size: number, std: number, rng: Rng): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(1 - rng.next())) * std;
+    const angle = 2 * Math.PI * rng.next();
+    out[i] = radius * Math.cos(angle);
+    if (i + 1 < size) out[i + 1] = radius * Math.sin(angle);
+  }
+  return out;
 }
 
 /** Names a GPT-2 checkpoint may use for one of our (prefixed) names: hub files drop `transformer.`. */

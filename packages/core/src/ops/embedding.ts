@@ -1,23 +1,33 @@
 import * as tf from '@tensorflow/tfjs';
-import { hasKernel } from '../backend/capabilities';
+import { backendCapabilities } from '../backend/capabilities';
 import { customOp } from './custom_op';
 
 /**
- * Rows of `table` [V, D] for integer `ids` [N] → [N, D]. The gradient is a scatter-add into [V, D]; backends without
- * `UnsortedSegmentSum` (wasm) get it as one_hot(ids)ᵀ @ dy, a plain rank-2 product.
+ * Rows of `table` [V, D] for integer `ids` [N] → [N, D]. The gradient is a scatter-add into [V, D]: through
+ * `UnsortedSegmentSum` where the backend makes it fast, otherwise on the host (the cpu backend's kernel loops over
+ * every segment and wasm has none; a host loop over N·D values is far cheaper than either).
  */
 export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  const lookup = customOp(([weights]) => {
-    const vocabSize = (weights as tf.Tensor).shape[0] as number;
+  const lookup = customOp(([weights, indices], save) => {
+    save([indices as tf.Tensor]);
+    const [vocabSize, width] = (weights as tf.Tensor).shape as [number, number];
     return {
-      value: tf.gather(weights as tf.Tensor, ids) as tf.Tensor2D, // [N, D]
-      gradFunc: (dy: tf.Tensor) => {
-        const g = dy as tf.Tensor2D; // [N, D]
-        if (hasKernel('UnsortedSegmentSum')) return tf.unsortedSegmentSum(g, ids, vocabSize); // [V, D]
-        const oneHotT = tf.transpose(tf.oneHot(ids, vocabSize).toFloat()) as tf.Tensor2D; // [V, N]
-        return tf.matMul(oneHotT, g); // [V, D]
+      value: tf.gather(weights as tf.Tensor, indices as tf.Tensor) as tf.Tensor2D, // [N, D]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const savedIds = saved[0] as tf.Tensor1D;
+        const zeroIds = tf.zerosLike(savedIds); // ids are integers: no gradient
+        if (backendCapabilities().fastScatter) return [tf.unsortedSegmentSum(dy as tf.Tensor2D, savedIds, vocabSize), zeroIds]; // [V, D]
+        const rows = savedIds.dataSync();
+        const gradient = dy.dataSync();
+        const sums = new Float32Array(vocabSize * width);
+        for (let n = 0; n < rows.length; n++) {
+          const target = (rows[n] as number) * width;
+          const source = n * width;
+          for (let d = 0; d < width; d++) sums[target + d] = (sums[target + d] as number) + (gradient[source + d] as number);
+        }
+        return [tf.tensor2d(sums, [vocabSize, width]), zeroIds]; // [V, D]
       },
     };
   });
-  return lookup(table) as tf.Tensor2D;
+  return lookup(table, ids) as tf.Tensor2D;
 }

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { ConfigError } from '../errors/errors';
 import { AdamW } from '../optim/adamw';
 import { createLrSchedule } from '../optim/lr_schedule';
-import { createRng } from '../random/rng';
+import { createRng } from '../data/rng';
 import { listCheckpoints, loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint';
 import { IdentityReducer, type GradientReducer } from './reducer';
 import { trainStep, type LossResult } from './train_step';
