@@ -18,3 +18,12 @@ export type { ValueLossInputs, ValueLossOptions, ValueLossMetrics, ValueLossResu
 export { entropyFromLogits } from './losses/entropy';
 export { maskedMean, aggregateMasked } from './losses/masked_mean';
 export type { LossAggregation } from './losses/masked_mean';
+export { PPOTrainer } from './trainer/ppo_trainer';
+export type { PPOTrainerInputs, ReferencePolicy, PpoMetrics } from './trainer/ppo_trainer';
+export { resolvePpoConfig } from './trainer/ppo_config';
+export type { PpoOptions, PpoConfig } from './trainer/ppo_config';
+export type { RewardFn } from './trainer/reward_fn';
+export { diagnose } from './trainer/diagnostics';
+export type { DiagnosticSample } from './trainer/diagnostics';
+export { ValueHead, createPolicyHeadCritic, createSeparateCritic, criticParameters, criticValues } from './value/value_head';
+export type { Critic } from './value/value_head';
