@@ -49,8 +49,11 @@ export function pairwiseRewardLoss(inputs: PairwiseRewardInputs, options: Pairwi
     throw new ShapeError(`pairwiseRewardLoss: chosen [${chosen.shape}] and rejected [${rejected.shape}] must both be [B]`);
   }
   if (chosen.shape[0] === 0) throw new ShapeError('pairwiseRewardLoss: no pairs (B = 0)');
-  if (typeof margin === 'number' ? !Number.isFinite(margin) : margin !== undefined && (margin.rank !== 1 || margin.shape[0] !== chosen.shape[0])) {
-    throw new ShapeError(`pairwiseRewardLoss: margin must be a finite number or [${chosen.shape[0]}], got ${typeof margin === 'number' ? margin : `[${margin.shape}]`}`);
+  if (typeof margin === 'number' && !Number.isFinite(margin)) {
+    throw new ShapeError(`pairwiseRewardLoss: margin must be a finite number or [${chosen.shape[0]}], got ${margin}`);
+  }
+  if (typeof margin === 'object' && (margin.rank !== 1 || margin.shape[0] !== chosen.shape[0])) {
+    throw new ShapeError(`pairwiseRewardLoss: margin must be a finite number or [${chosen.shape[0]}], got [${margin.shape}]`);
   }
   const loss = tf.tidy(() => {
     const difference = tf.sub(chosen, rejected); // [B]

@@ -1,0 +1,117 @@
+import { ConfigError, DataError, padSequences, type ChatMessage, type PaddingSide } from '@rlhfjs/core';
+
+/** Plain text, or chat messages rendered with the tokenizer's chat template. */
+export type PreferenceText = string | readonly ChatMessage[];
+
+/**
+ * One preference pair in TRL's formats: explicit prompt (`prompt` + `chosen`/`rejected` completions) or implicit
+ * prompt (`chosen`/`rejected` hold the whole text or conversation). Core's `PreferenceRecord` fits this shape.
+ * `margin` is TRL's optional per-pair margin.
+ */
+export interface PreferenceExample {
+  readonly prompt?: PreferenceText;
+  readonly chosen: PreferenceText;
+  readonly rejected: PreferenceText;
+  readonly margin?: number;
+}
+
+/** What tokenizing pairs needs from a tokenizer; core's `Tokenizer` has it. */
+export interface PreferenceTokenizer {
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  readonly eosTokenId: number | null;
+  readonly padTokenId: number;
+}
+
+/** A pair as the reward model sees it: two whole sequences (prompt included). */
+export interface TokenizedPair {
+  readonly chosenIds: readonly number[];
+  readonly rejectedIds: readonly number[];
+  readonly margin?: number;
+}
+
+export interface TokenizePreferenceOptions {
+  /** Pairs with a side longer than this are dropped, as TRL's RewardTrainer filters them (default 1024; null = no limit). */
+  maxLength?: number | null;
+}
+
+export interface TokenizedPreferences {
+  readonly pairs: TokenizedPair[];
+  /** Pairs dropped because chosen and rejected tokenize identically (no preference to learn). */
+  readonly skippedIdenticalPairs: number;
+  /** Pairs dropped because a side is longer than `maxLength`. */
+  readonly skippedTooLong: number;
+  /** Indices (in the input) of the identical pairs. */
+  readonly identicalIndices: readonly number[];
+}
+
+/**
+ * Tokenizes preference pairs as TRL's RewardTrainer prepares them (trl/trainer/reward_trainer.py, `_prepare_dataset`):
+ * - an explicit prompt is prepended to each side (string concatenation, or message lists joined);
+ * - plain text is encoded with the tokenizer's special tokens and ends with EOS (appended when missing);
+ * - conversations are rendered with the chat template (which carries its own special tokens) and encoded without;
+ * - pairs with a side over `maxLength` tokens are dropped (not truncated), and pairs whose sides are identical token
+ *   for token are dropped and counted (they carry no preference and would only pull the rewards to a tie).
+ */
+export function tokenizePreferencePairs(examples: readonly PreferenceExample[], tokenizer: PreferenceTokenizer, options: TokenizePreferenceOptions = {}): TokenizedPreferences {
+  const maxLength = options.maxLength === undefined ? 1024 : options.maxLength;
+  if (maxLength !== null && !(Number.isSafeInteger(maxLength) && maxLength > 0)) {
+    throw new ConfigError('tokenizePreferencePairs', [`maxLength must be a positive integer or null, got ${maxLength}`]);
+  }
+  const pairs: TokenizedPair[] = [];
+  const identicalIndices: number[] = [];
+  let skippedTooLong = 0;
+  examples.forEach((example, index) => {
+    const chosenIds = encodeSide(example.prompt, example.chosen, tokenizer, index, 'chosen');
+    const rejectedIds = encodeSide(example.prompt, example.rejected, tokenizer, index, 'rejected');
+    if (example.margin !== undefined && !Number.isFinite(example.margin)) {
+      throw new DataError(`tokenizePreferencePairs: pair ${index} has margin ${example.margin}; it must be a finite number`, { field: "margin" });
+    }
+    if (maxLength !== null && (chosenIds.length > maxLength || rejectedIds.length > maxLength)) {
+      skippedTooLong += 1;
+      return;
+    }
+    if (chosenIds.length === rejectedIds.length && chosenIds.every((id, position) => id === rejectedIds[position])) {
+      identicalIndices.push(index);
+      return;
+    }
+    pairs.push(example.margin === undefined ? { chosenIds, rejectedIds } : { chosenIds, rejectedIds, margin: example.margin });
+  });
+  return { pairs, skippedIdenticalPairs: identicalIndices.length, skippedTooLong, identicalIndices };
+}
+
+function encodeSide(prompt: PreferenceText | undefined, completion: PreferenceText, tokenizer: PreferenceTokenizer, index: number, field: string): number[] {
+  if (typeof completion === 'string') {
+    if (prompt !== undefined && typeof prompt !== 'string') {
+      throw new DataError(`tokenizePreferencePairs: pair ${index} mixes a conversational prompt with a plain-text ${field}`, { field });
+    }
+    const ids = tokenizer.encode((prompt ?? '') + completion, { addSpecialTokens: true });
+    const eos = tokenizer.eosTokenId;
+    if (eos !== null && ids[ids.length - 1] !== eos) ids.push(eos);
+    return ids;
+  }
+  if (!Array.isArray(completion)) {
+    throw new DataError(`tokenizePreferencePairs: pair ${index} has a ${field} that is neither text nor a list of messages`, { field });
+  }
+  if (prompt !== undefined && typeof prompt === 'string') {
+    throw new DataError(`tokenizePreferencePairs: pair ${index} mixes a plain-text prompt with a conversational ${field}`, { field });
+  }
+  const messages = [...(prompt ?? []), ...completion];
+  return tokenizer.encode(tokenizer.applyChatTemplate(messages), { addSpecialTokens: false });
+}
+
+export interface PreferenceBatch {
+  /** [2B, T]: rows 0..B−1 are the chosen sides, rows B..2B−1 the rejected ones (one forward pass for both). */
+  inputIds: number[][];
+  attentionMask: number[][];
+  /** Per-pair margins [B], or null when no pair in the batch has one (missing margins count as 0). */
+  margins: Float32Array | null;
+}
+
+/** Concatenates chosen then rejected sides into one padded [2B, T] batch, as TRL's DataCollatorForPreference. */
+export function collatePreferenceBatch(pairs: readonly TokenizedPair[], padTokenId: number, paddingSide: PaddingSide = 'right'): PreferenceBatch {
+  const sequences = [...pairs.map((pair) => pair.chosenIds), ...pairs.map((pair) => pair.rejectedIds)];
+  const { inputIds, attentionMask } = padSequences(sequences, padTokenId, paddingSide);
+  const margins = pairs.some((pair) => pair.margin !== undefined) ? Float32Array.from(pairs, (pair) => pair.margin ?? 0) : null;
+  return { inputIds, attentionMask, margins };
+}
