@@ -44,7 +44,7 @@ const CANDIDATES: Record<BackendChoice, Candidate> = {
       if (tf.findBackendFactory('native') === null) throw new Error('@rlhfjs/native loaded but its addon is not built');
     },
     fastBatchedMatMul: true,
-    fastScatter: false,
+    fastScatter: true,
   },
   wasm: { registeredAs: 'wasm', load: () => requireOptional('@tensorflow/tfjs-backend-wasm'), fastBatchedMatMul: false, fastScatter: false },
   cpu: { registeredAs: 'cpu', load: () => undefined, fastBatchedMatMul: true, fastScatter: false },
