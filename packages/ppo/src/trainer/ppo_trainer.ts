@@ -221,12 +221,12 @@ export class PPOTrainer {
     return tf.neg(tf.div(tf.sum(tf.mul(tokenLogprobs, targetMask)), tf.maximum(tf.sum(targetMask), 1))) as tf.Scalar;
   }
 
-  /** Mean score of greedy completions of `prompts` (default: the eval prompts). */
-  async evaluate(prompts: readonly string[] = this.inputs.evalPrompts ?? this.inputs.prompts): Promise<number> {
+  /** Mean score of completions of `prompts` (default: the eval prompts); greedy unless `sampling.doSample`. */
+  async evaluate(prompts: readonly string[] = this.inputs.evalPrompts ?? this.inputs.prompts, sampling: { doSample?: boolean; seed?: number } = {}): Promise<number> {
     const { tokenizer } = this.inputs;
     const eos = tokenizer.eosTokenId;
     const output = generate(this.inputs.policy, tokenizer.encodeBatch(prompts, { paddingSide: 'left' }), {
-      maxNewTokens: this.config.maxNewTokens, doSample: false, padTokenId: tokenizer.padTokenId, ...(eos === null ? {} : { stopTokenIds: [eos] }),
+      maxNewTokens: this.config.maxNewTokens, doSample: sampling.doSample ?? false, seed: sampling.seed ?? 0, temperature: this.config.temperature, padTokenId: tokenizer.padTokenId, ...(eos === null ? {} : { stopTokenIds: [eos] }),
     });
     const completions = output.completionIds.map((ids, row) => tokenizer.decode(ids.filter((_, position) => output.completionMask[row]?.[position] === 1), { skipSpecialTokens: true }));
     const scores = await this.inputs.rewardFn([...prompts], completions);
