@@ -67,13 +67,13 @@ describe('PPOTrainer (tiny GPT-2, cpu)', () => {
 
   it('KL with klCoef 0 is at least the KL with a large klCoef', async () => {
     const kls: number[] = [];
-    for (const klCoef of [0, 2]) {
-      const { trainer, dispose } = makeTrainer({ iterations: 3, klCoef, klEstimator: 'k3' });
+    for (const klCoef of [0, 50]) {
+      const { trainer, dispose } = makeTrainer({ iterations: 5, klCoef, klEstimator: 'k3' });
       const history = await trainer.train();
       kls.push(history.slice(-2).reduce((sum, metrics) => sum + (metrics['objective/kl'] as number), 0) / 2);
       dispose();
     }
-    console.log(`KL (last 2 iterations) klCoef 0: ${kls[0]}, klCoef 2: ${kls[1]}`);
+    console.log(`KL (last 2 iterations) klCoef 0: ${kls[0]}, klCoef 50: ${kls[1]}`);
     expect(kls[0]).toBeGreaterThanOrEqual(kls[1] as number);
   });
 
