@@ -4,7 +4,18 @@ import * as os from 'os';
 import * as path from 'path';
 import { Tokenizer, createCausalLM, createRng, trainByteLevelBpe, type CausalLM, type PlainPreferenceRecord } from '@rlhfjs/core';
 import { applyLora } from '@rlhfjs/lora';
-import { DPOTrainer, REFERENCE_LOGPS_CACHE_FILE } from '@rlhfjs/dpo';
+import type { TrainerTask } from '@rlhfjs/core';
+import { DPOTrainer, REFERENCE_LOGPS_CACHE_FILE, type DpoExample } from '@rlhfjs/dpo';
+
+/** Calls `hook` before each micro-batch's loss (the Trainer's task is private; tests reach in as SFT's do). */
+function beforeEachLoss(trainer: DPOTrainer, hook: () => void): void {
+  const holder = trainer.trainer as unknown as { task: TrainerTask<DpoExample> };
+  const task = holder.task;
+  holder.task = { ...task, computeLoss: (batch, counts) => {
+    hook();
+    return task.computeLoss(batch, counts);
+  } };
+}
 
 /** "What is A + B?" → chosen: the sum; rejected: a wrong sum (off by 1…5). */
 function preferenceCorpus(seed: number): PlainPreferenceRecord[] {
@@ -48,17 +59,13 @@ describe('DPOTrainer', () => {
   it('raises held-out rewards/accuracies above 0.5 and widens the margin, with numTensors flat', async () => {
     const model = tinyModel(1);
     const referenceModel = tinyModel(1);
-    const trainer = new DPOTrainer({ model, tokenizer, trainDataset: train, evalDataset: heldOut, reference: { kind: 'frozen', model: referenceModel } }, { ...base, maxSteps: 30, learningRate: 5e-3, lrScheduler: 'constant' });
+    const trainer = new DPOTrainer({ model, tokenizer, trainDataset: train, evalDataset: heldOut, reference: { kind: 'frozen', model: referenceModel } }, { ...base, maxSteps: 12, learningRate: 1e-2, lrScheduler: 'constant' });
     const before = await trainer.evaluate();
     // policy = reference: every reward is 0, the loss ln 2
     expect(Math.abs(before.loss - Math.log(2))).toBeLessThan(1e-5);
     expect(before['rewards/margins']).toBe(0);
     const counts: number[] = [];
-    const task = trainer.trainer['task'];
-    trainer.trainer['task'] = { ...task, computeLoss: (batch, stepCounts) => {
-      counts.push(tf.memory().numTensors);
-      return task.computeLoss(batch, stepCounts);
-    } };
+    beforeEachLoss(trainer, () => counts.push(tf.memory().numTensors));
     const result = await trainer.train();
     const after = await trainer.evaluate();
     console.log(`DPO held-out before: accuracies ${before['rewards/accuracies']}, margins ${before['rewards/margins']}; after: accuracies ${after['rewards/accuracies'].toFixed(3)}, margins ${after['rewards/margins'].toFixed(4)}, loss ${after.loss.toFixed(4)}; numTensors per step ${[...new Set(counts)].join(',')}`);
@@ -75,12 +82,13 @@ describe('DPOTrainer', () => {
   }, 40000);
 
   it('precomputed reference log-probs give the same losses as on-the-fly ones (1e-6), and cache them as JSON', async () => {
-    const options = { ...base, maxSteps: 3, learningRate: 1e-2, gradientAccumulationSteps: 2, batchSize: 4 };
+    const options = { ...base, maxSteps: 2, learningRate: 1e-2, gradientAccumulationSteps: 2, batchSize: 2 };
+    const small = train.slice(0, 12);
     const run = async (precompute: boolean) => {
       const model = tinyModel(2);
       const referenceModel = tinyModel(3); // a reference different from the policy, so reference log-probs matter
       const outputDir = path.join(directory, precompute ? 'pre' : 'fly');
-      const trainer = new DPOTrainer({ model, tokenizer, trainDataset: train, evalDataset: heldOut, reference: { kind: 'frozen', model: referenceModel } }, { ...options, outputDir, precomputeReferenceLogProbs: precompute });
+      const trainer = new DPOTrainer({ model, tokenizer, trainDataset: small, evalDataset: heldOut.slice(0, 4), reference: { kind: 'frozen', model: referenceModel } }, { ...options, outputDir, precomputeReferenceLogProbs: precompute });
       const result = await trainer.train();
       trainer.dispose();
       model.dispose();
@@ -93,26 +101,24 @@ describe('DPOTrainer', () => {
     expect(fly.losses[0]).not.toBeCloseTo(Math.log(2), 3);
     pre.losses.forEach((loss, i) => expect(Math.abs(loss - (fly.losses[i] as number))).toBeLessThan(1e-6));
     const cache = JSON.parse(await fs.readFile(path.join(pre.outputDir, REFERENCE_LOGPS_CACHE_FILE), 'utf8')) as { train: { chosen: number[] }; eval: { chosen: number[] } };
-    expect(cache.train.chosen).toHaveLength(train.length);
-    expect(cache.eval.chosen).toHaveLength(heldOut.length);
+    expect(cache.train.chosen).toHaveLength(12);
+    expect(cache.eval.chosen).toHaveLength(4);
     await expect(fs.access(path.join(fly.outputDir, REFERENCE_LOGPS_CACHE_FILE))).rejects.toThrow();
   }, 40000);
 
   it('LoRA with the adapters-disabled reference holds fewer bytes than a frozen-copy reference', async () => {
     const peak = async (useCopy: boolean) => {
-      const model = tinyModel(4, 64);
-      const referenceModel = useCopy ? tinyModel(4, 64) : null;
+      const model = tinyModel(4);
+      const referenceModel = useCopy ? tinyModel(4) : null;
       applyLora(model, { r: 4, alpha: 8, targetModules: ['c_attn'], seed: 1 });
       const trainer = new DPOTrainer(
-        { model, tokenizer, trainDataset: train, reference: referenceModel === null ? { kind: 'adapters-disabled' } : { kind: 'frozen', model: referenceModel } },
-        { ...base, maxSteps: 3, learningRate: 1e-2 },
+        { model, tokenizer, trainDataset: train.slice(0, 8), reference: referenceModel === null ? { kind: 'adapters-disabled' } : { kind: 'frozen', model: referenceModel } },
+        { ...base, batchSize: 4, maxSteps: 2, learningRate: 1e-2 },
       );
       let bytes = 0;
-      const task = trainer.trainer['task'];
-      trainer.trainer['task'] = { ...task, computeLoss: (batch, stepCounts) => {
+      beforeEachLoss(trainer, () => {
         bytes = Math.max(bytes, tf.memory().numBytes);
-        return task.computeLoss(batch, stepCounts);
-      } };
+      });
       const result = await trainer.train();
       const outputDir = path.join(directory, useCopy ? 'lora-copy' : 'lora');
       await trainer.save(outputDir);
