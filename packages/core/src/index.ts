@@ -59,6 +59,7 @@ export type { CreateCausalLMOptions, LoadCausalLMResult, SaveCausalLMOptions } f
 export { disposeCache } from './model/kv_cache';
 export type { KVCache } from './model/kv_cache';
 export { positionIdsFromMask } from './model/position_ids';
+export { enableGradientCheckpointing, disableGradientCheckpointing } from './model/gradient_checkpointing';
 
 // tokenizer
 export { Tokenizer, loadTokenizer, padSequences } from './tokenizer/tokenizer';

@@ -7,6 +7,7 @@ import type { SftRecord } from '../data/records';
 import { tokenizeSftExample, type TokenizedSftExample } from '../data/sft_tokenize';
 import { ConfigError } from '../errors/errors';
 import type { CausalLM } from '../model/causal_lm';
+import { enableGradientCheckpointing } from '../model/gradient_checkpointing';
 import { saveCausalLM } from '../model/model_factory';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import type { LossAggregationMode } from '../train/aggregate_loss';
@@ -24,6 +25,8 @@ export interface SFTTrainerOptions extends TrainerOptions {
   packing?: boolean;
   /** Default 'token' (every target token weighs the same). */
   lossAggregation?: LossAggregationMode;
+  /** Recompute each block's activations in the backward pass instead of holding them (default false). */
+  gradientCheckpointing?: boolean;
 }
 
 export interface SFTInputs {
@@ -45,7 +48,7 @@ export class SFTTrainer {
   private readonly evalRows: LanguageModelingBatch[];
 
   constructor(inputs: SFTInputs, options: SFTTrainerOptions = {}) {
-    const { maxLength = 512, completionOnlyLoss = true, packing = false, lossAggregation = 'token', ...trainerOptions } = options;
+    const { maxLength = 512, completionOnlyLoss = true, packing = false, lossAggregation = 'token', gradientCheckpointing = false, ...trainerOptions } = options;
     const problems: string[] = [];
     if (!Number.isInteger(maxLength) || maxLength < 2) problems.push(`maxLength must be an integer ≥ 2, got ${maxLength}`);
     if (inputs.trainDataset.length === 0) problems.push('trainDataset is empty');
@@ -53,6 +56,7 @@ export class SFTTrainer {
     const config = resolveTrainerConfig(trainerOptions, 'SFTTrainer');
     this.inputs = inputs;
     const { model, tokenizer } = inputs;
+    if (gradientCheckpointing) enableGradientCheckpointing(model);
     const tokenize = (records: readonly SftRecord[]): TokenizedSftExample[] =>
       records.map((record) => tokenizeSftExample(record, tokenizer, { maxLength, completionOnlyLoss }));
     const toRows = (examples: TokenizedSftExample[]): LanguageModelingBatch[] => {
