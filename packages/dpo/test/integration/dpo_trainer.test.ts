@@ -5,7 +5,7 @@ import * as path from 'path';
 import { Tokenizer, createCausalLM, createRng, trainByteLevelBpe, type CausalLM, type PlainPreferenceRecord } from '@rlhfjs/core';
 import { applyLora } from '@rlhfjs/lora';
 import type { TrainerTask } from '@rlhfjs/core';
-import { DPOTrainer, REFERENCE_LOGPS_CACHE_FILE, type DpoExample } from '@rlhfjs/dpo';
+import { DPOTrainer, REFERENCE_LOGPS_CACHE_FILE, type DpoExample } from '../../src/index';
 
 /** Calls `hook` before each micro-batch's loss (the Trainer's task is private; tests reach in as SFT's do). */
 function beforeEachLoss(trainer: DPOTrainer, hook: () => void): void {
