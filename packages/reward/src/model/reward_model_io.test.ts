@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CheckpointError, createCausalLM, readSafetensorsHeader, saveCausalLM, type ModelConfigOptions } from '@rlhfjs/core';
+import { CheckpointError, createCausalLM, readSafetensors, readSafetensorsHeader, saveCausalLM, writeSafetensors, type ModelConfigOptions } from '@rlhfjs/core';
 import { RewardNormalizer } from '../normalize/reward_normalizer';
 import { RewardModel } from './reward_model';
 import { loadRewardModel, saveRewardModel } from './reward_model_io';
@@ -94,7 +94,6 @@ describe('saveRewardModel / loadRewardModel', () => {
     await saveRewardModel(model, directory);
     model.dispose();
     // rewrite score.weight as [2, 8]
-    const { readSafetensors, writeSafetensors } = await import('@rlhfjs/core');
     const file = path.join(directory, 'model.safetensors');
     const tensors = (await readSafetensors(file)).tensors;
     const state = new Map([...tensors].map(([key, entry]) => [key, { data: entry.data as Float32Array, shape: [...entry.shape] }]));
