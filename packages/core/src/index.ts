@@ -138,7 +138,7 @@ export type { ArithmeticCorpusOptions, ArithmeticCorpusConfig, ArithmeticOperati
 export { trainStep } from './train/train_step';
 export type { TrainStepOptions, TrainStepMetrics, LossFn, LossResult } from './train/train_step';
 export { Trainer, epochOrder } from './train/trainer';
-export type { TrainerTask, StepCounts, LogRecord, TrainResult } from './train/trainer';
+export type { TrainerTask, TrainerHooks, StepCounts, LogRecord, TrainResult } from './train/trainer';
 export { resolveTrainerConfig } from './train/trainer_config';
 export type { TrainerOptions, TrainerConfig } from './train/trainer_config';
 export { saveTrainerCheckpoint, loadTrainerCheckpoint, listCheckpoints } from './train/checkpoint';

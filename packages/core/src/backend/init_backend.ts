@@ -25,7 +25,6 @@ interface Candidate {
 // Packages are required by computed names so that bundlers and the module-boundary lint do not treat the
 // optional backends as dependencies of core.
 function requireOptional(name: string): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require(name);
 }
 

@@ -34,7 +34,6 @@ describe('CausalLM input checks', () => {
     const direct = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, false, true))));
     const [da, db] = direct([a, b]);
     // force the split path through a fake capability: temporarily mark cpu as slow at batched matmuls
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const capabilities = require('../backend/capabilities') as typeof import('../backend/capabilities');
     capabilities.setBackendCapabilities('cpu', { fastBatchedMatMul: false, fastScatter: false });
     const split = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(batchMatMul(x as tf.Tensor3D, y as tf.Tensor3D, false, true))));

@@ -12,7 +12,7 @@ import { saveCausalLM } from '../model/model_factory';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import type { LossAggregationMode } from '../train/aggregate_loss';
 import type { GradientReducer } from '../train/reducer';
-import { Trainer, type TrainResult } from '../train/trainer';
+import { Trainer, type TrainerHooks, type TrainResult } from '../train/trainer';
 import { resolveTrainerConfig, type TrainerOptions } from '../train/trainer_config';
 import { countLossUnits, languageModelingLoss, type LanguageModelingBatch } from './sft_loss';
 
@@ -35,6 +35,8 @@ export interface SFTInputs {
   trainDataset: readonly SftRecord[];
   evalDataset?: readonly SftRecord[];
   reducer?: GradientReducer;
+  /** Observers of the training loop. */
+  hooks?: TrainerHooks;
 }
 
 /**
@@ -89,7 +91,7 @@ export class SFTTrainer {
         evaluate: this.evalRows.length === 0 ? undefined : async () => ({ loss: this.evaluateLoss(config.batchSize) }),
       },
       trainerOptions,
-      { reducer: inputs.reducer },
+      { reducer: inputs.reducer, hooks: inputs.hooks },
     );
     this.collate = collate;
   }

@@ -42,6 +42,14 @@ export interface LogRecord {
   [metric: string]: number;
 }
 
+/** Observers of the loop (progress displays, memory probes in tests); they must not change training. */
+export interface TrainerHooks {
+  /** Before each optimizer step; `step` is the number of steps already done. */
+  beforeStep?(step: number): void;
+  /** After each step's log record is made. */
+  afterStep?(record: LogRecord): void;
+}
+
 export interface TrainResult {
   steps: number;
   history: LogRecord[];
@@ -70,8 +78,11 @@ export class Trainer<Example> {
   readonly optimizer: AdamW;
   private readonly reducer: GradientReducer;
 
-  constructor(private readonly task: TrainerTask<Example>, options: TrainerOptions = {}, collaborators: { reducer?: GradientReducer; optimizer?: AdamW } = {}) {
+  private readonly hooks: TrainerHooks;
+
+  constructor(private readonly task: TrainerTask<Example>, options: TrainerOptions = {}, collaborators: { reducer?: GradientReducer; optimizer?: AdamW; hooks?: TrainerHooks } = {}) {
     this.config = resolveTrainerConfig(options, `${task.name} trainer`);
+    this.hooks = collaborators.hooks ?? {};
     this.reducer = collaborators.reducer ?? new IdentityReducer();
     this.optimizer = collaborators.optimizer ?? new AdamW({ weightDecay: this.config.weightDecay });
   }
@@ -127,6 +138,7 @@ export class Trainer<Example> {
     };
     try {
       while (step < total) {
+        this.hooks.beforeStep?.(step);
         const started = Date.now();
         const microBatches = Array.from({ length: config.gradientAccumulationSteps }, nextMicroBatch);
         const local = microBatches.map((batch) => task.countUnits(batch));
@@ -148,6 +160,7 @@ export class Trainer<Example> {
         const seconds = (Date.now() - started) / 1000;
         const record: LogRecord = { step, loss: (globalLoss as number) / reducer.worldSize, learningRate, gradNorm: result.gradNorm, tokensPerSecond: counts.tokens / seconds, skipped: result.skipped ? 1 : 0, ...result.metrics };
         history.push(record);
+        this.hooks.afterStep?.(record);
         if (logFile !== null && reducer.rank === 0) await fs.appendFile(logFile, `${JSON.stringify({ stage: task.name, ...record })}\n`);
         bar?.update(step, { loss: ((globalLoss as number) / reducer.worldSize).toFixed(4), lr: learningRate.toExponential(2), tps: Math.round(counts.tokens / seconds) });
         if (task.evaluate !== undefined && ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === total)) {

@@ -126,7 +126,6 @@ describe('data-parallel equivalence across real processes (2 ranks × batch 4 = 
   }, WAIT_MS + 5_000);
   afterAll(async () => {
     await fs.rm(directory, { recursive: true, force: true });
-    // eslint-disable-next-line no-console
     if (Object.keys(measured).length > 0) console.log(Object.entries(measured).map(([key, value]) => `${key}: ${value.toExponential(2)}`).join('\n'));
   });
 
