@@ -5,7 +5,12 @@ import { ConfigError, initBackend } from '@rlhfjs/core';
 import { readConfigFile } from './config_file';
 import { EVAL_OPTIONS, runEval } from './commands/eval_command';
 import { GENERATE_OPTIONS, runGenerate } from './commands/generate_command';
-import { PENDING_COMMANDS, runPending } from './commands/pending_commands';
+import { DPO_OPTIONS, runDpo } from './commands/dpo_command';
+import { MERGE_ADAPTER_OPTIONS, runMergeAdapter } from './commands/merge_adapter_command';
+import { PPO_OPTIONS, runPpo } from './commands/ppo_command';
+import { QUANTIZE_OPTIONS, runQuantize } from './commands/quantize_command';
+import { REWARD_OPTIONS, runReward } from './commands/reward_command';
+import { runSft, SFT_OPTIONS } from './commands/sft_command';
 import { optionHelp, resolveCommandOptions, type OptionSpec, type OptionValues } from './option_spec';
 
 export interface CliIo {
@@ -75,7 +80,12 @@ export function buildProgram(argv: readonly string[], state: { task: Promise<num
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
   program.helpCommand(false);
-  for (const pending of PENDING_COMMANDS) addCommand(program, pending.name, pending.summary, pending.options, (options) => runPending(pending, options), state, argv);
+  addCommand(program, 'sft', 'supervised fine-tuning on {prompt, completion}, {messages} or {text} JSONL', SFT_OPTIONS, (options, cliIo) => runSft(options, cliIo.stdout), state, argv);
+  addCommand(program, 'reward', 'train a reward model on {prompt, chosen, rejected} JSONL', REWARD_OPTIONS, (options, cliIo) => runReward(options, cliIo.stdout), state, argv);
+  addCommand(program, 'dpo', 'direct preference optimisation on {prompt, chosen, rejected} JSONL', DPO_OPTIONS, (options, cliIo) => runDpo(options, cliIo.stdout), state, argv);
+  addCommand(program, 'ppo', 'PPO against a reward model on {prompt} JSONL', PPO_OPTIONS, (options, cliIo) => runPpo(options, cliIo.stdout, cliIo.stderr), state, argv);
+  addCommand(program, 'merge-adapter', 'merge a PEFT LoRA adapter into its base model and save the full model', MERGE_ADAPTER_OPTIONS, (options, cliIo) => runMergeAdapter(options, cliIo.stdout), state, argv);
+  addCommand(program, 'quantize', "quantize a model's linear layers to 4 bits in memory and report memory and output drift (NF4/FP4)", QUANTIZE_OPTIONS, (options, cliIo) => runQuantize(options, cliIo.stdout), state, argv);
   addCommand(program, 'generate', 'generate completions for prompts with an HF model directory', GENERATE_OPTIONS, (options, cliIo) => runGenerate(options, cliIo.stdout), state, argv);
   addCommand(program, 'eval', "gold score of a model on the built-in task's held-out prompts", EVAL_OPTIONS, (options, cliIo) => runEval(options, cliIo.stdout), state, argv);
   return program;

@@ -13,22 +13,50 @@ export const GENERATION_OPTIONS: readonly OptionSpec[] = [
   { key: 'batchSize', flag: '--batch-size <n>', description: 'prompts generated together', kind: 'integer', defaultValue: 32, min: 1 },
 ];
 
-/** Options every trainer subcommand shares. */
-export function trainerOptions(extra: readonly OptionSpec[], modelRequired: boolean): OptionSpec[] {
+/** Where the starting model comes from, the data files and the output directory: every trainer subcommand has them. */
+export function modelAndDataOptions(trainDescription: string, outputDescription: string): OptionSpec[] {
   return [
-    { key: 'model', flag: '--model <dir>', description: 'HF model directory to start from (config.json + model.safetensors)', kind: 'path', required: modelRequired },
+    { key: 'model', flag: '--model <dir>', description: 'HF model directory to start from (config.json + model.safetensors); or use --from-scratch', kind: 'path' },
+    { key: 'fromScratch', flag: '--from-scratch <file>', description: 'start from a randomly initialised model: an HF config.json, or JSON of core ModelConfigOptions (needs --tokenizer)', kind: 'path' },
     { key: 'tokenizer', flag: '--tokenizer <dir>', description: 'tokenizer directory; defaults to the model directory', kind: 'path' },
-    { key: 'trainFile', flag: '--train-file <file>', description: 'training data (JSONL in TRL format)', kind: 'path', required: true },
-    { key: 'evalFile', flag: '--eval-file <file>', description: 'held-out data (JSONL in TRL format)', kind: 'path' },
-    { key: 'outputDir', flag: '--output-dir <dir>', description: 'where the trained model is written', kind: 'path', required: true },
-    { key: 'learningRate', flag: '--learning-rate <lr>', description: 'AdamW learning rate', kind: 'number', defaultValue: 1e-4, greaterThan: 0 },
-    { key: 'epochs', flag: '--epochs <n>', description: 'passes over the training data', kind: 'number', defaultValue: 1, greaterThan: 0 },
-    { key: 'batchSize', flag: '--batch-size <n>', description: 'per-device batch size', kind: 'integer', defaultValue: 8, min: 1 },
-    { key: 'gradientAccumulationSteps', flag: '--gradient-accumulation-steps <n>', description: 'micro-batches per optimizer step', kind: 'integer', defaultValue: 1, min: 1 },
-    { key: 'maxLength', flag: '--max-length <n>', description: 'truncate sequences to this many tokens', kind: 'integer', defaultValue: 64, min: 2 },
-    { key: 'seed', flag: '--seed <n>', description: 'random seed', kind: 'integer', defaultValue: 0 },
-    { key: 'loggingSteps', flag: '--logging-steps <n>', description: 'log metrics every n steps', kind: 'integer', defaultValue: 10, min: 1 },
-    { key: 'nprocPerNode', flag: '--nproc-per-node <n>', description: 'data-parallel processes to launch on this machine (via @rlhfjs/dist)', kind: 'integer', defaultValue: 1, min: 1 },
-    ...extra,
+    { key: 'train', flag: '--train <file>', description: trainDescription, kind: 'path', required: true },
+    { key: 'eval', flag: '--eval <file>', description: 'held-out data in the same format, evaluated at the end (and every --eval-every steps)', kind: 'path' },
+    { key: 'output', flag: '--output <dir>', description: outputDescription, kind: 'path', required: true },
   ];
 }
+
+/** LoRA: with --lora-r the base is frozen and an adapter is trained and saved (PEFT format) instead of the full model. */
+export const LORA_OPTIONS: readonly OptionSpec[] = [
+  { key: 'loraR', flag: '--lora-r <r>', description: 'train a LoRA adapter of this rank instead of every weight (unset: full fine-tuning)', kind: 'integer', min: 1 },
+  { key: 'loraAlpha', flag: '--lora-alpha <alpha>', description: 'LoRA alpha; the update is scaled by alpha / r', kind: 'number', defaultValue: 16, greaterThan: 0 },
+  { key: 'loraDropout', flag: '--lora-dropout <p>', description: "dropout on the adapter's input while training", kind: 'number', defaultValue: 0, min: 0, max: 0.99 },
+  { key: 'loraTargets', flag: '--lora-targets <names>', description: 'comma-separated module names (e.g. q_proj,v_proj or c_attn) or all-linear', kind: 'string', defaultValue: 'all-linear' },
+];
+
+/** Core's shared Trainer loop options (TrainerOptions), with the library's defaults. */
+export const LOOP_OPTIONS: readonly OptionSpec[] = [
+  { key: 'maxSteps', flag: '--max-steps <n>', description: 'optimizer steps (unset: epochs × steps per epoch)', kind: 'integer', min: 1 },
+  { key: 'epochs', flag: '--epochs <n>', description: 'passes over the training data (when --max-steps is unset)', kind: 'integer', defaultValue: 1, min: 1 },
+  { key: 'batchSize', flag: '--batch-size <n>', description: 'examples per micro-batch per process', kind: 'integer', defaultValue: 8, min: 1 },
+  { key: 'gradientAccumulationSteps', flag: '--gradient-accumulation-steps <n>', description: 'micro-batches per optimizer step', kind: 'integer', defaultValue: 1, min: 1 },
+  { key: 'learningRate', flag: '--learning-rate <lr>', description: 'AdamW peak learning rate', kind: 'number', defaultValue: 5e-5, min: 0 },
+  { key: 'lrScheduler', flag: '--lr-scheduler <type>', description: 'learning-rate schedule', kind: 'string', defaultValue: 'linear', choices: ['constant', 'linear', 'cosine'] },
+  { key: 'warmupSteps', flag: '--warmup-steps <n>', description: 'linear warm-up steps', kind: 'integer', defaultValue: 0, min: 0 },
+  { key: 'weightDecay', flag: '--weight-decay <w>', description: 'AdamW decoupled weight decay', kind: 'number', defaultValue: 0, min: 0 },
+  { key: 'maxGradNorm', flag: '--max-grad-norm <n>', description: 'clip the global gradient norm (0: no clipping)', kind: 'number', defaultValue: 1, min: 0 },
+  { key: 'seed', flag: '--seed <n>', description: 'shuffling and initialisation seed', kind: 'integer', defaultValue: 42, min: 0 },
+  { key: 'evalEvery', flag: '--eval-every <n>', description: 'evaluate every n steps (0: only at the end)', kind: 'integer', defaultValue: 0, min: 0 },
+  { key: 'saveEvery', flag: '--save-every <n>', description: 'checkpoint (weights, optimizer, data order) every n steps under --output (0: never)', kind: 'integer', defaultValue: 0, min: 0 },
+  { key: 'saveTotalLimit', flag: '--save-total-limit <n>', description: 'checkpoints kept', kind: 'integer', defaultValue: 2, min: 1 },
+  { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory, or "latest" under --output', kind: 'path' },
+  { key: 'progress', flag: '--progress <when>', description: 'progress bar on stderr', kind: 'string', defaultValue: 'auto', choices: ['auto', 'true', 'false'] },
+];
+
+export const NPROC_OPTION: OptionSpec = {
+  key: 'nprocPerNode',
+  flag: '--nproc-per-node <n>',
+  description: 'data-parallel processes to launch on this machine (via @rlhfjs/dist); each rank reads the same file and takes its share',
+  kind: 'integer',
+  defaultValue: 1,
+  min: 1,
+};

@@ -1,0 +1,146 @@
+import * as path from 'path';
+import { loadTokenizer, type CausalLM } from '@rlhfjs/core';
+import { withAdaptersDisabled } from '@rlhfjs/lora';
+import { KL_ESTIMATORS, PPOTrainer, type KlEstimator, type ReferencePolicy, type RewardFn } from '@rlhfjs/ppo';
+import { loadRewardModel, rewardFnFromModel, type RewardModel } from '@rlhfjs/reward';
+import { goldScore } from '../../task/gold_score';
+import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
+import { readPrompts } from '../read_prompts';
+import { savePolicy } from './save_policy';
+import { CONFIG_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
+import { checkModelSource, loadReferenceCopy, loadStartModel, maybeApplyLora } from './start_model';
+import { lastMetric, summaryLine, withReducer } from './train_run';
+
+export const PPO_OPTIONS: readonly OptionSpec[] = [
+  ...modelAndDataOptions('prompts: JSONL with a string "prompt" field, or text with one prompt a line', 'where the policy (or adapter), tokenizer and checkpoints are written'),
+  { key: 'rewardModel', flag: '--reward-model <dir>', description: 'reward model directory (from rlhfjs reward), or "gold" for the built-in task scorer', kind: 'path', required: true },
+  { key: 'iterations', flag: '--iterations <n>', description: 'PPO iterations (rollouts → advantages → updates)', kind: 'integer', defaultValue: 10, min: 1 },
+  { key: 'batchSize', flag: '--batch-size <n>', description: 'prompts rolled out per iteration (per process)', kind: 'integer', defaultValue: 8, min: 1 },
+  { key: 'miniBatchSize', flag: '--mini-batch-size <n>', description: 'rollouts per gradient update', kind: 'integer', defaultValue: 4, min: 1 },
+  { key: 'ppoEpochs', flag: '--ppo-epochs <n>', description: 'passes over each batch of rollouts', kind: 'integer', defaultValue: 4, min: 1 },
+  { key: 'learningRate', flag: '--learning-rate <lr>', description: 'AdamW learning rate (tiny models want ~1e-3)', kind: 'number', defaultValue: 1e-5, min: 0 },
+  { key: 'klCoef', flag: '--kl-coef <beta>', description: 'initial KL coefficient β', kind: 'number', defaultValue: 0.05, min: 0 },
+  { key: 'klEstimator', flag: '--kl-estimator <k>', description: 'per-token KL estimator', kind: 'string', defaultValue: 'k1', choices: KL_ESTIMATORS },
+  { key: 'adaptiveKlTarget', flag: '--adaptive-kl-target <kl>', description: 'target KL of the adaptive controller (unset: fixed β)', kind: 'number', greaterThan: 0 },
+  { key: 'adaptiveKlHorizon', flag: '--adaptive-kl-horizon <n>', description: 'adaptive KL horizon in samples', kind: 'number', defaultValue: 10000, greaterThan: 0 },
+  { key: 'gamma', flag: '--gamma <g>', description: 'GAE discount γ', kind: 'number', defaultValue: 1, min: 0, max: 1 },
+  { key: 'lambda', flag: '--lambda <l>', description: 'GAE λ', kind: 'number', defaultValue: 0.95, min: 0, max: 1 },
+  { key: 'clipRange', flag: '--clip-range <e>', description: 'policy ratio clip', kind: 'number', defaultValue: 0.2, greaterThan: 0 },
+  { key: 'clipRangeValue', flag: '--clip-range-value <e>', description: 'value clip', kind: 'number', defaultValue: 0.2, greaterThan: 0 },
+  { key: 'vfCoef', flag: '--vf-coef <c>', description: 'value-loss weight', kind: 'number', defaultValue: 0.1, min: 0 },
+  { key: 'maxNewTokens', flag: '--max-new-tokens <n>', description: 'rollout length', kind: 'integer', defaultValue: 32, min: 1 },
+  { key: 'temperature', flag: '--temperature <t>', description: 'sampling temperature (also used to score)', kind: 'number', defaultValue: 1, greaterThan: 0 },
+  { key: 'missingEosPenalty', flag: '--missing-eos-penalty <p>', description: 'subtracted from the score of completions without EOS (unset: none)', kind: 'number', min: 0 },
+  { key: 'scoreClip', flag: '--score-clip <c>', description: 'clip scores to ±c (unset: none)', kind: 'number', greaterThan: 0 },
+  { key: 'targetKl', flag: '--target-kl <kl>', description: "stop an iteration's PPO epochs early above 1.5 × this mean approx-KL (unset: off)", kind: 'number', greaterThan: 0 },
+  { key: 'maxGradNorm', flag: '--max-grad-norm <n>', description: 'clip the global gradient norm (0: no clipping)', kind: 'number', defaultValue: 1, min: 0 },
+  { key: 'seed', flag: '--seed <n>', description: 'rollout, shuffling and initialisation seed', kind: 'integer', defaultValue: 0, min: 0 },
+  { key: 'saveEvery', flag: '--save-every <n>', description: 'write a trainer checkpoint to --output/checkpoint-<iteration> every n iterations (0: never)', kind: 'integer', defaultValue: 0, min: 0 },
+  { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory written by --save-every', kind: 'path' },
+  ...LORA_OPTIONS,
+  NPROC_OPTION,
+  CONFIG_OPTION,
+];
+
+async function loadRewardFn(source: string, policyTokenizerDir: string): Promise<{ rewardFn: RewardFn; model: RewardModel | null }> {
+  if (source === 'gold') return { rewardFn: async (prompts, completions) => Float32Array.from(prompts.map((prompt, i) => goldScore(prompt, completions[i] as string))), model: null };
+  const model = await loadRewardModel(source);
+  let tokenizer;
+  try {
+    tokenizer = await loadTokenizer(source);
+  } catch {
+    tokenizer = await loadTokenizer(policyTokenizerDir);
+  }
+  return { rewardFn: rewardFnFromModel(model, tokenizer), model };
+}
+
+/**
+ * `rlhfjs ppo`: PPO (@rlhfjs/ppo) of the starting policy against a reward model, with a value head on the
+ * policy and a frozen copy of the start as the KL reference (with `--lora-r`: the policy with its adapter off).
+ */
+export async function runPpo(options: OptionValues, write: (text: string) => void, log: (text: string) => void): Promise<void> {
+  checkModelSource('ppo', options);
+  const prompts = await readPrompts(stringOption(options, 'train') as string);
+  const evalFile = stringOption(options, 'eval');
+  const evalPrompts = evalFile === undefined ? undefined : await readPrompts(evalFile);
+  const output = stringOption(options, 'output') as string;
+  const reward = await loadRewardFn(stringOption(options, 'rewardModel') as string, stringOption(options, 'tokenizer') ?? (stringOption(options, 'model') as string));
+  let policy: CausalLM | null = null;
+  let referenceModel: CausalLM | null = null;
+  try {
+    const loaded = await loadStartModel(options);
+    policy = loaded.model;
+    const { tokenizer } = loaded;
+    const model = policy;
+    const lora = maybeApplyLora(model, options);
+    let reference: ReferencePolicy;
+    if (lora) reference = { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) };
+    else {
+      referenceModel = await loadReferenceCopy(options);
+      reference = { kind: 'frozen', model: referenceModel };
+    }
+    const optional = (key: string): number | null => (typeof options[key] === 'number' ? (options[key] as number) : null);
+    const maxGradNorm = options['maxGradNorm'] as number;
+    await withReducer(async (reducer) => {
+      const trainer = new PPOTrainer(
+        { policy: model, reference, rewardFn: reward.rewardFn, tokenizer, prompts, ...(evalPrompts === undefined ? {} : { evalPrompts }), reducer },
+        {
+          batchSize: options['batchSize'] as number,
+          miniBatchSize: options['miniBatchSize'] as number,
+          ppoEpochs: options['ppoEpochs'] as number,
+          learningRate: options['learningRate'] as number,
+          klCoef: options['klCoef'] as number,
+          klEstimator: options['klEstimator'] as KlEstimator,
+          adaptiveKlTarget: optional('adaptiveKlTarget'),
+          adaptiveKlHorizon: options['adaptiveKlHorizon'] as number,
+          gamma: options['gamma'] as number,
+          lambda: options['lambda'] as number,
+          clipRange: options['clipRange'] as number,
+          clipRangeValue: options['clipRangeValue'] as number,
+          vfCoef: options['vfCoef'] as number,
+          maxNewTokens: options['maxNewTokens'] as number,
+          temperature: options['temperature'] as number,
+          missingEosPenalty: optional('missingEosPenalty'),
+          scoreClip: optional('scoreClip'),
+          targetKl: optional('targetKl'),
+          iterations: options['iterations'] as number,
+          seed: options['seed'] as number,
+          maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
+        },
+      );
+      try {
+        const resumeFrom = stringOption(options, 'resumeFrom');
+        if (resumeFrom !== undefined) await trainer.resumeFrom(resumeFrom);
+        const total = trainer.config.iterations;
+        const saveEvery = options['saveEvery'] as number;
+        while (trainer.completedIterations < total) {
+          const metrics = await trainer.step();
+          const done = trainer.completedIterations;
+          if (reducer.rank !== 0) continue;
+          log(`ppo ${done}/${total} score=${(metrics['objective/scores'] ?? Number.NaN).toFixed(4)} kl=${(metrics['objective/kl'] ?? Number.NaN).toFixed(4)} policy_loss=${(metrics['loss/policy_avg'] ?? Number.NaN).toFixed(4)}\n`);
+          if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(path.join(output, `checkpoint-${done}`));
+        }
+        const evalScore = evalPrompts === undefined ? null : await trainer.evaluate();
+        if (reducer.rank !== 0) return;
+        const saved = await savePolicy(model, tokenizer, output, lora);
+        write(
+          summaryLine('ppo', {
+            iterations: trainer.completedIterations,
+            score: lastMetric(trainer.history, 'objective/scores'),
+            kl: lastMetric(trainer.history, 'objective/kl'),
+            policy_loss: lastMetric(trainer.history, 'loss/policy_avg'),
+            ...(evalScore === null ? {} : { eval_score: evalScore }),
+            saved,
+            output,
+          }),
+        );
+      } finally {
+        trainer.dispose();
+      }
+    });
+  } finally {
+    policy?.dispose();
+    referenceModel?.dispose();
+    reward.model?.dispose();
+  }
+}
