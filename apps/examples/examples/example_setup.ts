@@ -1,5 +1,5 @@
 // Shared setup of the example scripts: command-line arguments, a tiny offline model, the committed task data.
-import { promises as fs } from 'fs';
+import { promises as fs, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createCausalLM, loadDataset, loadTokenizer, saveCausalLM, type DatasetRecord } from '@rlhfjs/core';
@@ -46,6 +46,7 @@ export async function outputDirectory(args: ExampleArguments, name: string): Pro
 export async function modelDirectory(args: ExampleArguments): Promise<string> {
   if (args.modelDir !== null) return args.modelDir;
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'rlhfjs-tiny-llama-'));
+  process.once('exit', () => rmSync(directory, { recursive: true, force: true })); // a throwaway: remove it at exit
   const tokenizer = await loadTokenizer(TOKENIZER_DIR);
   const model = createCausalLM(
     {
