@@ -4,16 +4,18 @@ import {
   initBackend,
   loadDataset,
   loadTokenizer,
-  saveCausalLM,
   type CausalLM,
   type LogRecord,
+  type PreferenceRecord,
   type SftRecord,
   type Tokenizer,
 } from '@rlhfjs/core';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { writeReport } from '../report/write_report';
-import type { CurvePoint, ReportSample } from '../report/report_types';
+import type { ReportSample } from '../report/report_types';
+import { rewardFnFromModel, type PreferenceExample } from '@rlhfjs/reward';
+import { curve, runDpoStage, runPpoStage, runRewardStage } from './stages';
 import { TASK_MODEL_CONFIG } from '../task/model_config';
 import { evaluateGold, type GoldEvaluation } from './evaluate_gold';
 
@@ -21,7 +23,7 @@ export interface DemoOptions {
   outputRoot: string;
   /** Scales every stage's step count (default 1; the miniature test uses a small fraction). */
   scale?: number;
-  /** Held-out prompts evaluated per stage (default 96). */
+  /** Held-out prompts judged per stage (default: all of them, greedy decoding). */
   evalPrompts?: number;
   progress?: boolean;
 }
@@ -33,24 +35,49 @@ export interface DemoResult {
 
 const EXAMPLES = path.join(__dirname, '..', '..');
 
-export async function loadTaskData(): Promise<{
+const SFT_STEPS = 800;
+const REWARD_STEPS = 300;
+const PPO_ITERATIONS = 20;
+const DPO_STEPS = 100;
+const PPO_KL_TARGET = 6;
+
+export interface TaskDataset {
   tokenizer: Tokenizer;
   sftTrain: SftRecord[];
   sftHeldout: SftRecord[];
+  preferenceTrain: PreferenceExample[];
+  preferenceHeldout: PreferenceExample[];
+  preferenceTrainRecords: PreferenceRecord[];
+  preferenceHeldoutRecords: PreferenceRecord[];
+  trainPrompts: string[];
   heldoutPrompts: string[];
+  labelNoise: number;
   summary: Record<string, unknown>;
-}> {
+}
+
+export async function loadTaskData(): Promise<TaskDataset> {
   const tokenizer = await loadTokenizer(path.join(EXAMPLES, 'assets', 'tokenizer'));
   const data = (name: string) => path.join(EXAMPLES, 'data', name);
   const sftTrain = (await loadDataset(data('sft_train.jsonl'))).records as SftRecord[];
   const sftHeldout = (await loadDataset(data('sft_heldout.jsonl'))).records as SftRecord[];
-  const prompts = (await loadDataset(data('prompts_heldout.jsonl'))).records.map((record) => (record as { prompt: string }).prompt);
+  const promptsOf = async (name: string) => (await loadDataset(data(name))).records.map((record) => (record as { prompt: string }).prompt);
+  const preferenceTrainRecords = (await loadDataset(data('preference_train.jsonl'))).records as PreferenceRecord[];
+  const preferenceHeldoutRecords = (await loadDataset(data('preference_heldout.jsonl'))).records as PreferenceRecord[];
+  const asPair = (record: PreferenceRecord): PreferenceExample => record as unknown as PreferenceExample;
   const summary = JSON.parse(await fs.readFile(data('summary.json'), 'utf8')) as Record<string, unknown>;
-  return { tokenizer, sftTrain, sftHeldout, heldoutPrompts: prompts, summary };
-}
-
-function curve(history: readonly LogRecord[], key: string): CurvePoint[] {
-  return history.filter((record) => typeof record[key] === 'number').map((record) => ({ step: record.step, value: record[key] as number }));
+  return {
+    tokenizer,
+    sftTrain,
+    sftHeldout,
+    preferenceTrain: preferenceTrainRecords.map(asPair),
+    preferenceHeldout: preferenceHeldoutRecords.map(asPair),
+    preferenceTrainRecords,
+    preferenceHeldoutRecords,
+    trainPrompts: await promptsOf('prompts_train.jsonl'),
+    heldoutPrompts: await promptsOf('prompts_heldout.jsonl'),
+    labelNoise: (summary['labelNoise'] as { observedTrain: number }).observedTrain,
+    summary,
+  };
 }
 
 /** Stage 1: a small GPT-2 trained from scratch on the mixed-quality demonstrations. */
@@ -71,34 +98,86 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
   const scale = options.scale ?? 1;
   const progress = options.progress ?? true;
+  const steps = (full: number): number => Math.max(2, Math.round(full * scale));
   const backend = await initBackend({ verbose: true });
   const run = new Date().toISOString().replace(/[:.]/g, '-');
   const runDir = path.join(options.outputRoot, run);
   await fs.mkdir(runDir, { recursive: true });
-  const { tokenizer, sftTrain, sftHeldout, heldoutPrompts, summary: dataSummary } = await loadTaskData();
-  const evalPrompts = heldoutPrompts.slice(0, options.evalPrompts ?? 96);
+  const task = await loadTaskData();
+  const { tokenizer } = task;
+  // the policy's answer to every held-out prompt, decoded greedily, judged by the gold scorer
+  const evalPrompts = task.heldoutPrompts.slice(0, options.evalPrompts ?? task.heldoutPrompts.length);
+  const evaluate = (model: CausalLM): GoldEvaluation => evaluateGold(model, tokenizer, evalPrompts, { doSample: false });
+  const sftDir = path.join(runDir, 'sft');
 
-  console.log(`[demo] stage 1/3: SFT from scratch (${Math.round(400 * scale)} steps)`);
-  const sft = await runSftStage(tokenizer, sftTrain, sftHeldout, { steps: Math.max(2, Math.round(400 * scale)), progress, outputDir: path.join(runDir, 'sft') });
-  const sftGold: GoldEvaluation = evaluateGold(sft.model, tokenizer, evalPrompts);
-  console.log(`[demo] SFT held-out loss ${sft.heldoutLoss.toFixed(3)}, gold score ${sftGold.goldScore.toFixed(3)}`);
+  console.log(`[demo] stage 1/4: SFT from scratch (${steps(SFT_STEPS)} steps)`);
+  const sft = await runSftStage(tokenizer, task.sftTrain, task.sftHeldout, { steps: steps(SFT_STEPS), progress, outputDir: sftDir });
+  const sftGold = evaluate(sft.model);
+  sft.model.dispose();
+  console.log(`[demo] SFT: held-out loss ${sft.heldoutLoss.toFixed(3)}, gold score ${sftGold.goldScore.toFixed(3)}`);
 
-  const samples: ReportSample[] = evalPrompts.slice(0, 8).map((prompt, i) => ({
+  console.log(`[demo] stage 2/4: reward model from the SFT policy (${steps(REWARD_STEPS)} steps)`);
+  const reward = await runRewardStage(sftDir, tokenizer, task.preferenceTrain, task.preferenceHeldout, { steps: steps(REWARD_STEPS), progress });
+  console.log(`[demo] reward model: held-out accuracy ${reward.heldoutAccuracy.toFixed(3)} (label noise ${task.labelNoise.toFixed(3)})`);
+  const rewardFn = rewardFnFromModel(reward.model, tokenizer, { batchSize: 32 });
+  const meanReward = async (completions: readonly string[]): Promise<number> => {
+    const values = await rewardFn([...evalPrompts], [...completions]);
+    return values.reduce((sum, value) => sum + value, 0) / values.length;
+  };
+  const sftReward = await meanReward(sftGold.completions);
+
+  console.log(`[demo] stage 3/4: PPO against the reward model (${steps(PPO_ITERATIONS)} iterations)`);
+  const ppo = await runPpoStage(sftDir, tokenizer, reward.model, task.trainPrompts, { iterations: steps(PPO_ITERATIONS), progress });
+  const ppoGold = evaluate(ppo.policy);
+  const ppoReward = await meanReward(ppoGold.completions);
+  const ppoKl = heldoutKl(ppo.history);
+  ppo.policy.dispose();
+  console.log(`[demo] PPO: gold score ${ppoGold.goldScore.toFixed(3)}, KL ${ppoKl.toFixed(3)}`);
+
+  console.log(`[demo] stage 4/4: DPO from the SFT policy (${steps(DPO_STEPS)} steps)`);
+  const dpo = await runDpoStage(sftDir, tokenizer, task.preferenceTrainRecords, task.preferenceHeldoutRecords, { steps: steps(DPO_STEPS), progress });
+  const dpoGold = evaluate(dpo.policy);
+  const dpoReward = await meanReward(dpoGold.completions);
+  dpo.policy.dispose();
+  reward.model.dispose();
+  console.log(`[demo] DPO: gold score ${dpoGold.goldScore.toFixed(3)}, held-out rewards/accuracies ${(dpo.evaluation['rewards/accuracies'] ?? Number.NaN).toFixed(3)}`);
+
+  const samples: ReportSample[] = evalPrompts.slice(0, 10).map((prompt, i) => ({
     prompt,
-    generations: [{ stage: 'sft', text: sftGold.completions[i] as string, goldScore: sftGold.scores[i] as number }],
+    generations: [
+      { stage: 'sft', text: sftGold.completions[i] as string, goldScore: sftGold.scores[i] as number },
+      { stage: 'ppo', text: ppoGold.completions[i] as string, goldScore: ppoGold.scores[i] as number },
+      { stage: 'dpo', text: dpoGold.completions[i] as string, goldScore: dpoGold.scores[i] as number },
+    ],
   }));
   const summary = {
     run,
     backend,
-    sft: { goldScore: sftGold.goldScore, heldoutLoss: sft.heldoutLoss },
-    ppo: { goldScore: Number.NaN, kl: Number.NaN },
-    dpo: { goldScore: Number.NaN },
-    rewardModel: { heldoutAccuracy: Number.NaN },
-    labelNoise: (dataSummary['labelNoise'] as { observedTrain: number }).observedTrain,
+    sft: { goldScore: sftGold.goldScore, rewardModelScore: sftReward, heldoutLoss: sft.heldoutLoss },
+    ppo: { goldScore: ppoGold.goldScore, rewardModelScore: ppoReward, kl: ppoKl, klTarget: PPO_KL_TARGET },
+    dpo: { goldScore: dpoGold.goldScore, rewardModelScore: dpoReward, heldoutRewardAccuracy: dpo.evaluation['rewards/accuracies'] ?? Number.NaN, heldoutRewardMargin: dpo.evaluation['rewards/margins'] ?? Number.NaN },
+    rewardModel: { heldoutAccuracy: reward.heldoutAccuracy },
+    labelNoise: task.labelNoise,
+    evaluatedPrompts: evalPrompts.length,
     seconds: (Date.now() - started) / 1000,
   };
-  const written = await writeReport(runDir, summary, { loss: { sft: curve(sft.history, 'loss') } }, samples);
-  await saveCausalLM(sft.model, path.join(runDir, 'sft'));
-  sft.model.dispose();
+  const curves = {
+    loss: { sft: curve(sft.history, 'loss'), 'reward model': curve(reward.history, 'loss'), dpo: curve(dpo.history, 'loss') },
+    reward: { 'ppo score': curve(ppo.history, 'objective/scores'), 'ppo rlhf reward': curve(ppo.history, 'objective/rlhf_reward') },
+    kl: { ppo: curve(ppo.history, 'objective/kl') },
+    accuracy: { 'reward model (held-out)': curve(reward.evaluations, 'accuracy'), 'dpo rewards/accuracies': curve(dpo.history, 'rewards/accuracies') },
+  };
+  const written = await writeReport(runDir, summary, curves, samples);
+  console.log(
+    `[demo] gold score on ${evalPrompts.length} held-out prompts: SFT ${sftGold.goldScore.toFixed(3)} → PPO ${ppoGold.goldScore.toFixed(3)}, DPO ${dpoGold.goldScore.toFixed(3)} ` +
+      `(reward model accuracy ${reward.heldoutAccuracy.toFixed(3)}, PPO KL ${ppoKl.toFixed(3)}) in ${summary.seconds.toFixed(0)} s`,
+  );
   return { reportPath: written.htmlPath, summary };
+}
+
+/** The KL of the last PPO iterations (mean of the last three), the figure the report compares with its target. */
+function heldoutKl(history: readonly Record<string, unknown>[]): number {
+  const values = history.map((record) => record['objective/kl']).filter((value): value is number => typeof value === 'number');
+  const tail = values.slice(-3);
+  return tail.length === 0 ? Number.NaN : tail.reduce((a, b) => a + b, 0) / tail.length;
 }

@@ -2,15 +2,15 @@ import type { ModelConfigOptions } from '@rlhfjs/core';
 import { TASK_MODEL_MAX_LENGTH, TASK_VOCAB_SIZE } from './task_tokenizer';
 
 /**
- * The policy trained from scratch in the demo's SFT stage: a 2-layer GPT-2 with d_model 96 and 4 heads over the
- * task tokenizer's 512 tokens (~0.27 M parameters). Token ids of `<|endoftext|>` (0, also BOS) and `<|pad|>` (1) are
+ * The policy trained from scratch in the demo's SFT stage: a 3-layer GPT-2 with d_model 128 and 4 heads over the
+ * task tokenizer's 512 tokens (~0.67 M parameters). Token ids of `<|endoftext|>` (0, also BOS) and `<|pad|>` (1) are
  * those `train_tokenizer.ts` assigns.
  */
 export const TASK_MODEL_CONFIG: Readonly<ModelConfigOptions> = Object.freeze({
   modelType: 'gpt2',
   vocabSize: TASK_VOCAB_SIZE,
-  hiddenSize: 96,
-  numLayers: 2,
+  hiddenSize: 128,
+  numLayers: 3,
   numHeads: 4,
   maxPositions: TASK_MODEL_MAX_LENGTH,
   tieWordEmbeddings: true,

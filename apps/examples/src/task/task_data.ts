@@ -50,12 +50,15 @@ export interface TaskDataConfig {
   readonly preferenceStyleWeights: StyleWeights;
 }
 
+// Most demonstrators answer correctly but curtly ("The answer is 71."), a quarter are ideal and a fifth are wrong:
+// the SFT policy's most likely answer is then correct but impolite (gold 0.5), and the preference data, which
+// prefers polite and correct answers, has a clear lesson for PPO and DPO to teach.
 export const DEFAULT_SFT_STYLE_WEIGHTS: StyleWeights = Object.freeze({
-  ideal: 0.5,
-  impolite: 0.1,
+  ideal: 0.25,
+  impolite: 0.4,
   terse: 0.1,
   curt: 0.05,
-  wrong_polite: 0.15,
+  wrong_polite: 0.1,
   wrong_terse: 0.1,
 });
 

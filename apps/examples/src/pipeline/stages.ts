@@ -1,0 +1,98 @@
+import {
+  DPOTrainer,
+} from '@rlhfjs/dpo';
+import { PPOTrainer } from '@rlhfjs/ppo';
+import { RewardModel, RewardTrainer, rewardFnFromModel, type PreferenceExample, type RewardFn } from '@rlhfjs/reward';
+import { loadCausalLM, type CausalLM, type LogRecord, type PreferenceRecord, type Tokenizer } from '@rlhfjs/core';
+import type { CurvePoint } from '../report/report_types';
+
+export function curve(history: readonly LogRecord[] | readonly Record<string, unknown>[], key: string, stepKey = 'step'): CurvePoint[] {
+  return (history as readonly Record<string, unknown>[])
+    .filter((record) => typeof record[key] === 'number' && Number.isFinite(record[key] as number))
+    .map((record, i) => ({ step: typeof record[stepKey] === 'number' ? (record[stepKey] as number) : i + 1, value: record[key] as number }));
+}
+
+/** Stage 2: a reward model initialised from the SFT policy (as InstructGPT), trained on the preference pairs. */
+export async function runRewardStage(
+  sftDir: string,
+  tokenizer: Tokenizer,
+  train: readonly PreferenceExample[],
+  heldout: readonly PreferenceExample[],
+  options: { steps: number; progress: boolean },
+): Promise<{ model: RewardModel; heldoutAccuracy: number; history: Record<string, unknown>[]; evaluations: Record<string, unknown>[] }> {
+  const model = RewardModel.fromCausalLM(await loadCausalLM(sftDir), { seed: 1 });
+  const trainer = new RewardTrainer(
+    { model, tokenizer, trainDataset: train, evalDataset: heldout },
+    { maxSteps: options.steps, batchSize: 16, learningRate: 1e-3, lrScheduler: 'cosine', warmupSteps: 10, progress: options.progress, evalEvery: Math.max(1, Math.floor(options.steps / 5)) },
+  );
+  const result = await trainer.train();
+  const evaluation = await trainer.evaluate();
+  return {
+    model,
+    heldoutAccuracy: evaluation.accuracy,
+    history: result.history as unknown as Record<string, unknown>[],
+    evaluations: result.evaluations as unknown as Record<string, unknown>[],
+  };
+}
+
+/** Stage 3a: PPO against the reward model, reference = a frozen copy of the SFT policy. */
+export async function runPpoStage(
+  sftDir: string,
+  tokenizer: Tokenizer,
+  rewardModel: RewardModel,
+  prompts: readonly string[],
+  options: { iterations: number; progress: boolean },
+): Promise<{ policy: CausalLM; history: Record<string, unknown>[]; rewardFn: RewardFn }> {
+  const policy = await loadCausalLM(sftDir);
+  const reference = await loadCausalLM(sftDir);
+  for (const variable of reference.namedParameters().values()) variable.trainable = false;
+  const rewardFn = rewardFnFromModel(rewardModel, tokenizer, { batchSize: 32 });
+  const trainer = new PPOTrainer(
+    { policy, reference: { kind: 'frozen', model: reference }, rewardFn, tokenizer, prompts },
+    {
+      iterations: options.iterations,
+      batchSize: 32,
+      miniBatchSize: 16,
+      ppoEpochs: 2,
+      learningRate: 1e-4,
+      klCoef: 0.1,
+      maxNewTokens: 16,
+      temperature: 1,
+      seed: 0,
+    },
+  );
+  const history: Record<string, unknown>[] = [];
+  for (let i = 0; i < options.iterations; i++) {
+    const metrics = await trainer.step();
+    history.push({ step: i + 1, ...(metrics as unknown as Record<string, unknown>) });
+    if (options.progress) {
+      const m = metrics as unknown as Record<string, number>;
+      console.log(`[ppo] iteration ${i + 1}/${options.iterations} score ${m['objective/scores']?.toFixed(3)} kl ${m['objective/kl']?.toFixed(3)}`);
+    }
+  }
+  trainer.dispose();
+  reference.dispose();
+  return { policy, history, rewardFn };
+}
+
+/** Stage 3b: DPO on the same preference pairs from the SFT policy, reference = a frozen copy. */
+export async function runDpoStage(
+  sftDir: string,
+  tokenizer: Tokenizer,
+  train: readonly PreferenceRecord[],
+  heldout: readonly PreferenceRecord[],
+  options: { steps: number; progress: boolean },
+): Promise<{ policy: CausalLM; history: Record<string, unknown>[]; evaluation: Record<string, number> }> {
+  const policy = await loadCausalLM(sftDir);
+  const reference = await loadCausalLM(sftDir);
+  for (const variable of reference.namedParameters().values()) variable.trainable = false;
+  const trainer = new DPOTrainer(
+    { model: policy, tokenizer, trainDataset: train, evalDataset: heldout, reference: { kind: 'frozen', model: reference } },
+    { maxSteps: options.steps, batchSize: 16, learningRate: 1e-4, beta: 0.1, rpoAlpha: 0.5, lrScheduler: 'cosine', warmupSteps: 5, maxLength: 64, maxPromptLength: 32, progress: options.progress },
+  );
+  const result = await trainer.train();
+  const evaluation = (await trainer.evaluate()) as unknown as Record<string, number>;
+  trainer.dispose();
+  reference.dispose();
+  return { policy, history: result.history as unknown as Record<string, unknown>[], evaluation };
+}

@@ -1,0 +1,35 @@
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { runDemo } from '../../src/pipeline/run_demo';
+
+// A miniature of `npm run demo`: every stage at a fraction of its steps, on the same task and data. It checks the
+// direction of each gain the report is about, not their size (the full demo reports the figures).
+describe('miniature RLHF pipeline (SFT → reward model → PPO, SFT → DPO)', () => {
+  let outputRoot: string;
+  beforeAll(async () => {
+    outputRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'rlhfjs-mini-demo-'));
+  });
+  afterAll(async () => {
+    await fs.rm(outputRoot, { recursive: true, force: true });
+  });
+
+  it('raises the gold score with PPO and DPO, learns a reward model above chance, keeps KL bounded and writes the report', async () => {
+    const { summary, reportPath } = await runDemo({ outputRoot, scale: 0.35, evalPrompts: 60, progress: false });
+    const s = summary as {
+      sft: { goldScore: number };
+      ppo: { goldScore: number; kl: number; klTarget: number };
+      dpo: { goldScore: number };
+      rewardModel: { heldoutAccuracy: number };
+    };
+    console.log(`[mini pipeline] ${JSON.stringify(summary)}`);
+    expect(s.rewardModel.heldoutAccuracy).toBeGreaterThan(0.6);
+    expect(s.ppo.goldScore).toBeGreaterThan(s.sft.goldScore);
+    expect(s.dpo.goldScore).toBeGreaterThan(s.sft.goldScore);
+    expect(s.ppo.kl).toBeLessThan(s.ppo.klTarget);
+    const html = await fs.readFile(reportPath, 'utf8');
+    expect(html).toContain('<svg');
+    const written = JSON.parse(await fs.readFile(path.join(path.dirname(reportPath), 'summary.json'), 'utf8')) as Record<string, unknown>;
+    for (const key of ['sft', 'ppo', 'dpo', 'rewardModel', 'labelNoise', 'seconds']) expect(written).toHaveProperty(key);
+  }, 300_000);
+});
