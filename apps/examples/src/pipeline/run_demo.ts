@@ -52,6 +52,7 @@ export interface TaskDataset {
   trainPrompts: string[];
   heldoutPrompts: string[];
   labelNoise: number;
+  heldoutLabelNoise: number;
   summary: Record<string, unknown>;
 }
 
@@ -76,6 +77,7 @@ export async function loadTaskData(): Promise<TaskDataset> {
     trainPrompts: await promptsOf('prompts_train.jsonl'),
     heldoutPrompts: await promptsOf('prompts_heldout.jsonl'),
     labelNoise: (summary['labelNoise'] as { observedTrain: number }).observedTrain,
+    heldoutLabelNoise: (summary['labelNoise'] as { observedHeldout: number }).observedHeldout,
     summary,
   };
 }
@@ -118,7 +120,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   console.log(`[demo] stage 2/4: reward model from the SFT policy (${steps(REWARD_STEPS)} steps)`);
   const reward = await runRewardStage(sftDir, tokenizer, task.preferenceTrain, task.preferenceHeldout, { steps: steps(REWARD_STEPS), progress });
-  console.log(`[demo] reward model: held-out accuracy ${reward.heldoutAccuracy.toFixed(3)} (label noise ${task.labelNoise.toFixed(3)})`);
+  console.log(`[demo] reward model: held-out accuracy ${reward.heldoutAccuracy.toFixed(3)} (bound ${(1 - task.heldoutLabelNoise).toFixed(3)} from ${(100 * task.heldoutLabelNoise).toFixed(1)}% flipped held-out labels)`);
   const rewardFn = rewardFnFromModel(reward.model, tokenizer, { batchSize: 32 });
   const meanReward = async (completions: readonly string[]): Promise<number> => {
     const values = await rewardFn([...evalPrompts], [...completions]);
@@ -156,7 +158,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     sft: { goldScore: sftGold.goldScore, rewardModelScore: sftReward, heldoutLoss: sft.heldoutLoss },
     ppo: { goldScore: ppoGold.goldScore, rewardModelScore: ppoReward, kl: ppoKl, klTarget: PPO_KL_TARGET },
     dpo: { goldScore: dpoGold.goldScore, rewardModelScore: dpoReward, heldoutRewardAccuracy: dpo.evaluation['rewards/accuracies'] ?? Number.NaN, heldoutRewardMargin: dpo.evaluation['rewards/margins'] ?? Number.NaN },
-    rewardModel: { heldoutAccuracy: reward.heldoutAccuracy },
+    // flipped held-out labels cap the accuracy any reward model can reach on them
+    rewardModel: { heldoutAccuracy: reward.heldoutAccuracy, accuracyBound: 1 - task.heldoutLabelNoise },
     labelNoise: task.labelNoise,
     evaluatedPrompts: evalPrompts.length,
     seconds: (Date.now() - started) / 1000,
