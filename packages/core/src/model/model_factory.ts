@@ -34,14 +34,14 @@ function buildModel(config: ModelConfig, specs: readonly ParameterSpec[], source
   try {
     for (const spec of specs) {
       if (spec.kind === 'tensor') {
-        tensors.set(spec.name, tf.variable(tf.tensor(source(spec.name, spec.shape), [...spec.shape])));
+        tensors.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(source(spec.name, spec.shape), [...spec.shape]))));
         continue;
       }
       const hfShape = hfWeightShape(spec);
       const raw = source(`${spec.module}.weight`, hfShape);
       const inOut = spec.layout === 'linear' ? transposeMatrix(raw, spec.outFeatures, spec.inFeatures) : raw; // [in, out]
-      const weight = tf.variable(tf.tensor2d(inOut, [spec.inFeatures, spec.outFeatures]));
-      const bias = spec.bias ? tf.variable(tf.tensor1d(source(`${spec.module}.bias`, [spec.outFeatures]))) : null;
+      const weight = tf.tidy(() => tf.variable(tf.tensor2d(inOut, [spec.inFeatures, spec.outFeatures])));
+      const bias = spec.bias ? tf.tidy(() => tf.variable(tf.tensor1d(source(`${spec.module}.bias`, [spec.outFeatures])))) : null;
       linears.set(spec.module, new Linear(weight, bias, spec.layout));
     }
   } catch (error) {

@@ -74,3 +74,14 @@ describe('loadCausalLM against PyTorch reference logits', () => {
     await fs.rm(directory, { recursive: true, force: true });
   });
 });
+
+describe('model memory', () => {
+  it('creating, loading and disposing a model leaves no tensors behind', async () => {
+    await tf.setBackend('cpu');
+    const before = tf.memory().numTensors;
+    const model = await loadCausalLM(path.join(FIXTURES, 'llama'));
+    expect(tf.memory().numTensors - before).toBe(model.namedParameters().size);
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
