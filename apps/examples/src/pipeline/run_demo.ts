@@ -6,6 +6,7 @@ import {
   loadTokenizer,
   type CausalLM,
   type LogRecord,
+  type ModelConfigOptions,
   type PreferenceRecord,
   type SftRecord,
   type Tokenizer,
@@ -21,8 +22,12 @@ import { evaluateGold, type GoldEvaluation } from './evaluate_gold';
 
 export interface DemoOptions {
   outputRoot: string;
-  /** Scales every stage's step count (default 1; the miniature test uses a small fraction). */
+  /** Scales every stage's step count (default 1). */
   scale?: number;
+  /** Overrides of the task model config (the miniature test uses a smaller model). */
+  model?: Partial<ModelConfigOptions>;
+  /** SFT peak learning rate (default 2e-3). */
+  sftLearningRate?: number;
   /** Held-out prompts judged per stage (default: all of them, greedy decoding). */
   evalPrompts?: number;
   progress?: boolean;
@@ -83,11 +88,16 @@ export async function loadTaskData(): Promise<TaskDataset> {
 }
 
 /** Stage 1: a small GPT-2 trained from scratch on the mixed-quality demonstrations. */
-export async function runSftStage(tokenizer: Tokenizer, train: readonly SftRecord[], heldout: readonly SftRecord[], options: { steps: number; progress: boolean; outputDir: string }): Promise<{ model: CausalLM; history: LogRecord[]; heldoutLoss: number }> {
-  const model = createCausalLM({ ...TASK_MODEL_CONFIG }, { seed: 0 });
+export async function runSftStage(
+  tokenizer: Tokenizer,
+  train: readonly SftRecord[],
+  heldout: readonly SftRecord[],
+  options: { steps: number; progress: boolean; outputDir: string; model?: Partial<ModelConfigOptions>; learningRate?: number },
+): Promise<{ model: CausalLM; history: LogRecord[]; heldoutLoss: number }> {
+  const model = createCausalLM({ ...TASK_MODEL_CONFIG, ...options.model }, { seed: 0 });
   const trainer = new SFTTrainer(
     { model, tokenizer, trainDataset: train, evalDataset: heldout },
-    { maxSteps: options.steps, batchSize: 16, learningRate: 2e-3, warmupSteps: Math.min(20, Math.floor(options.steps / 10)), lrScheduler: 'cosine', maxLength: 48, progress: options.progress, weightDecay: 0.01 },
+    { maxSteps: options.steps, batchSize: 16, learningRate: options.learningRate ?? 2e-3, warmupSteps: Math.min(20, Math.floor(options.steps / 10)), lrScheduler: 'cosine', maxLength: 48, progress: options.progress, weightDecay: 0.01 },
   );
   const result = await trainer.train();
   const heldoutLoss = trainer.evaluateLoss(32);
@@ -113,7 +123,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const sftDir = path.join(runDir, 'sft');
 
   console.log(`[demo] stage 1/4: SFT from scratch (${steps(SFT_STEPS)} steps)`);
-  const sft = await runSftStage(tokenizer, task.sftTrain, task.sftHeldout, { steps: steps(SFT_STEPS), progress, outputDir: sftDir });
+  const sft = await runSftStage(tokenizer, task.sftTrain, task.sftHeldout, { steps: steps(SFT_STEPS), progress, outputDir: sftDir, model: options.model, learningRate: options.sftLearningRate });
   const sftGold = evaluate(sft.model);
   sft.model.dispose();
   console.log(`[demo] SFT: held-out loss ${sft.heldoutLoss.toFixed(3)}, gold score ${sftGold.goldScore.toFixed(3)}`);
