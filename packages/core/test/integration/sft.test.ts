@@ -77,6 +77,29 @@ describe('SFTTrainer', () => {
     for (const m of [straightModel, firstModel, resumedModel]) m.dispose();
   });
 
+  it.each(['token', 'sequence'] as const)('gradient accumulation 4 × batch 2 equals 1 × batch 8 (%s aggregation, parameters within 1e-5)', async (lossAggregation) => {
+    const run = async (batchSize: number, gradientAccumulationSteps: number) => {
+      const model = tinyModel(7);
+      const trainer = new SFTTrainer({ model, tokenizer, trainDataset: train }, { maxSteps: 1, batchSize, gradientAccumulationSteps, learningRate: 1e-3, maxLength: 48, progress: false, lossAggregation, maxGradNorm: null });
+      const result = await trainer.train();
+      const values = new Map([...model.namedParameters()].map(([name, variable]) => [name, variable.dataSync().slice()]));
+      trainer.dispose();
+      model.dispose();
+      return { values, record: result.history[0] as Record<string, number> };
+    };
+    const { values: whole, record: wholeRecord } = await run(8, 1);
+    const { values: accumulated, record: accumulatedRecord } = await run(2, 4);
+    // Adam's first step is nearly scale-free, so also compare the loss and the gradient norm it was given
+    expect(Math.abs((accumulatedRecord['loss'] as number) - (wholeRecord['loss'] as number))).toBeLessThan(1e-5);
+    expect(Math.abs((accumulatedRecord['gradNorm'] as number) - (wholeRecord['gradNorm'] as number))).toBeLessThan(1e-5 * (wholeRecord['gradNorm'] as number));
+    let worst = 0;
+    for (const [name, values] of whole) {
+      const other = accumulated.get(name) as Float32Array;
+      values.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (other[i] as number)))));
+    }
+    expect(worst).toBeLessThan(1e-5);
+  });
+
   it('a NaN loss stops training with a TrainingError naming the step', async () => {
     const model = tinyModel();
     const trainer = new SFTTrainer({ model, tokenizer, trainDataset: train }, { maxSteps: 3, batchSize: 4, learningRate: 1e-3, progress: false, maxLength: 48 });
