@@ -17,6 +17,10 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
       value: tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), // [M, N]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ys] = saved as [tf.Tensor2D, tf.Tensor2D];
+        if (backendCapabilities().fastBatchedMatMul) {
+          // backends with fast transposed products: let the GEMM read the operands transposed, no copies
+          return [tf.matMul(dy as tf.Tensor2D, ys, false, true), tf.matMul(xs, dy as tf.Tensor2D, true, false)]; // [M, K], [K, N]
+        }
         return [
           tf.matMul(dy as tf.Tensor2D, tf.transpose(ys)), // [M, N] @ [N, K] → [M, K]
           tf.matMul(tf.transpose(xs), dy as tf.Tensor2D), // [K, M] @ [M, N] → [K, N]
