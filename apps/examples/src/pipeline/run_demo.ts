@@ -43,7 +43,7 @@ const EXAMPLES = path.join(__dirname, '..', '..');
 const SFT_STEPS = 800;
 const REWARD_STEPS = 300;
 const PPO_ITERATIONS = 20;
-const DPO_STEPS = 100;
+const DPO_STEPS = 200;
 const PPO_KL_TARGET = 6;
 
 export interface TaskDataset {

@@ -88,7 +88,7 @@ export async function runDpoStage(
   for (const variable of reference.namedParameters().values()) variable.trainable = false;
   const trainer = new DPOTrainer(
     { model: policy, tokenizer, trainDataset: train, evalDataset: heldout, reference: { kind: 'frozen', model: reference } },
-    { maxSteps: options.steps, batchSize: 16, learningRate: 1e-4, beta: 0.1, rpoAlpha: 0.5, lrScheduler: 'cosine', warmupSteps: 5, maxLength: 64, maxPromptLength: 32, progress: options.progress },
+    { maxSteps: options.steps, batchSize: 16, learningRate: 1e-4, beta: 0.3, rpoAlpha: 0.5, lrScheduler: 'cosine', warmupSteps: 5, maxLength: 64, maxPromptLength: 32, progress: options.progress },
   );
   const result = await trainer.train();
   const evaluation = (await trainer.evaluate()) as unknown as Record<string, number>;
