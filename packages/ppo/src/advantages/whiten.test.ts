@@ -2,21 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { GradientReducer } from '@rlhfjs/core';
 import golden from '../../test/fixtures/ppo_pieces.json';
 import { maskedWhiten } from './whiten';
+import { expectClose } from '../../test/expect_close';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-/** |actual − expected| ≤ 1e-5 · max(1, |expected|), element by element. */
-function expectClose(actual: ArrayLike<number>, expected: readonly number[], label: string): void {
-  expect(actual.length).toBe(expected.length);
-  expected.forEach((value, index) => {
-    const got = actual[index] as number;
-    if (!(Math.abs(got - value) <= 1e-5 * Math.max(1, Math.abs(value)))) {
-      throw new Error(`${label}[${index}]: expected ${value}, got ${got}`);
-    }
-  });
-}
 
 /** Two in-process "ranks": each allReduceSum waits for the other's call and both get the element-wise sum. */
 function pairedReducers(): [GradientReducer, GradientReducer] {
