@@ -7,6 +7,9 @@ import type { StoreClient } from '../store/store_client';
 import type { ProcessGroupConfig } from './process_group_config';
 import { OpCode } from './op_codes';
 
+/** How much longer than the other ranks rank 0 waits at the rendezvous (see the wait below). */
+const STORE_HOST_GRACE_MS = 2000;
+
 function listen(server: Server, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -84,7 +87,10 @@ export async function connectMesh(
     await store.set(`${prefix}/addr/${rank}`, `${host.includes(':') ? `[${host}]` : host}:${port}`);
     const keys = Array.from({ length: worldSize }, (_, peer) => `${prefix}/addr/${peer}`);
     try {
-      await store.wait(keys, Math.max(1, deadline - Date.now()));
+      // rank 0 serves the store: it gives up a little after the others, so that their waits (which started a
+      // moment later) are answered with the list of missing ranks before its store goes away
+      const storeHostGrace = rank === 0 ? STORE_HOST_GRACE_MS : 0;
+      await store.wait(keys, Math.max(1, deadline - Date.now() + storeHostGrace));
     } catch (error) {
       const missing = ((error as { missing?: readonly string[] }).missing ?? []).map((key) => key.slice(key.lastIndexOf('/') + 1));
       throw new DistError(
