@@ -63,7 +63,8 @@ export { enableGradientCheckpointing, disableGradientCheckpointing } from './mod
 
 // tokenizer
 export { Tokenizer, loadTokenizer, padSequences } from './tokenizer/tokenizer';
-export type { BatchEncodeOptions, BatchEncoding, PaddingSide } from './tokenizer/tokenizer';
+export type { BatchEncodeOptions, BatchEncoding } from './tokenizer/tokenizer';
+export type { PaddingSide } from './data/collate';
 export { trainByteLevelBpe, resolveTrainBpeConfig, bytesToUnicode } from './tokenizer/train_bpe';
 export type { TrainBpeOptions, TrainBpeConfig } from './tokenizer/train_bpe';
 

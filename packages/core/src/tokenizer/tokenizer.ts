@@ -3,9 +3,9 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import type { ChatMessage } from '../data/chat_message';
+import type { PaddingSide } from '../data/collate';
 import { TokenizerError } from '../errors/errors';
 
-export type PaddingSide = 'left' | 'right';
 
 export interface BatchEncodeOptions {
   /** Default: the tokenizer config's `padding_side`, else 'right'. Generation wants 'left'. */
