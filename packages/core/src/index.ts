@@ -108,7 +108,7 @@ export type {
   PlainPromptOnlyRecord,
   ConversationalPromptOnlyRecord,
 } from './data/records';
-export { detectFormat, parseRecord } from './data/parse_record';
+export { detectFormat, normalizeRecord, parseRecord } from './data/parse_record';
 export type { RecordLocation, ParseRecordOptions } from './data/parse_record';
 export { readJsonl, readJsonlLines, resolveReadJsonlConfig, DEFAULT_MAX_LINE_BYTES } from './data/jsonl_reader';
 export type { ReadJsonlOptions, ReadJsonlConfig, JsonlRow, JsonlLine } from './data/jsonl_reader';

@@ -1,6 +1,7 @@
 import { DataError } from '../errors/errors';
 import { type ChatMessage, CHAT_ROLES, isChatRole } from './chat_message';
 import { DATA_ERROR_CODES } from './data_error_codes';
+import { isDatasetFormat } from './records';
 import type {
   ConversationalPreferenceRecord,
   DatasetFormat,
@@ -44,6 +45,16 @@ export function detectFormat(value: unknown, location: RecordLocation = {}): Dat
     location,
     { code: DATA_ERROR_CODES.unknownFormat },
   );
+}
+
+/**
+ * A record as the tokenizers take it: a `DatasetRecord` (from `loadDataset` or `parseRecord`) passes through; a plain
+ * TRL-style object (`{ prompt, completion }`, `{ prompt, chosen, rejected }`, ...) built in code is parsed, so a
+ * malformed one is a DataError naming its field rather than a failure deep in tokenization.
+ */
+export function normalizeRecord(value: unknown, location: RecordLocation = {}): DatasetRecord {
+  if (typeof value === 'object' && value !== null && isDatasetFormat((value as { kind?: unknown }).kind)) return value as DatasetRecord;
+  return parseRecord(value, location);
 }
 
 /**

@@ -21,6 +21,12 @@ describe('tokenizePreferenceExample', () => {
     });
   });
 
+  it('takes a plain { prompt, chosen, rejected } object as its parsed record; a missing field is a DataError', () => {
+    const plain = { prompt: 'Q', chosen: ' yes', rejected: ' no' };
+    expect(tokenizePreferenceExample(plain as never, tokenizer)).toEqual(tokenizePreferenceExample(parseRecord(plain), tokenizer));
+    expect(() => tokenizePreferenceExample({ prompt: 'Q', chosen: ' yes' } as never, tokenizer)).toThrow(DataError);
+  });
+
   it('renders a conversational pair with the chat template, completions after the generation prompt', () => {
     const record = parseRecord({
       chosen: [

@@ -13,6 +13,7 @@
 import { ConfigError, DataError } from '../errors/errors';
 import type { ChatMessage } from './chat_message';
 import { DATA_ERROR_CODES } from './data_error_codes';
+import { normalizeRecord } from './parse_record';
 import type { DatasetRecord } from './records';
 import type { TextTokenizer } from './text_tokenizer';
 import { checkLength } from './truncate';
@@ -58,10 +59,11 @@ export function resolvePreferenceTokenizeConfig(options: PreferenceTokenizeOptio
 }
 
 export function tokenizePreferenceExample(
-  record: DatasetRecord,
+  value: DatasetRecord,
   tokenizer: TextTokenizer,
   options: PreferenceTokenizeOptions = {},
 ): TokenizedPreferenceExample {
+  const record = normalizeRecord(value);
   const config = resolvePreferenceTokenizeConfig(options);
   if (record.kind !== 'preference') {
     throw new DataError(

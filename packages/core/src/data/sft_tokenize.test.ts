@@ -91,4 +91,11 @@ describe('tokenizeSftExample', () => {
       tokenizeSftExample(parseRecord({ text: 'a' }), tokenizer, { maxLength: 0, truncationSide: 'middle' as never }),
     ).toThrow(ConfigError);
   });
+
+  it('takes plain TRL-style objects built in code as their parsed records, and names the bad field of a malformed one', () => {
+    const plain = { prompt: 'What is 2 + 3?', completion: ' 5.' };
+    expect(tokenizeSftExample(plain as never, tokenizer)).toEqual(tokenizeSftExample(parseRecord(plain), tokenizer));
+    expect(() => tokenizeSftExample({ prompt: 'p', completion: 7 } as never, tokenizer)).toThrow(/completion/);
+    expect(() => tokenizeSftExample({ prompt: 'p', completion: 7 } as never, tokenizer)).toThrow(DataError);
+  });
 });

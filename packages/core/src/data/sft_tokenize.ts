@@ -30,6 +30,7 @@
 import { ConfigError, DataError } from '../errors/errors';
 import type { ChatMessage } from './chat_message';
 import { DATA_ERROR_CODES } from './data_error_codes';
+import { normalizeRecord } from './parse_record';
 import type { DatasetRecord } from './records';
 import type { TextTokenizer } from './text_tokenizer';
 import { type TruncationSide, checkLength, checkTruncationSide, truncateTokens } from './truncate';
@@ -89,10 +90,11 @@ interface RenderedExample {
 }
 
 export function tokenizeSftExample(
-  record: DatasetRecord,
+  value: DatasetRecord,
   tokenizer: TextTokenizer,
   options: SftTokenizeOptions = {},
 ): TokenizedSftExample {
+  const record = normalizeRecord(value);
   const config = resolveSftTokenizeConfig(options);
   const rendered = render(record, tokenizer);
   const inputIds = tokenizer.encode(rendered.text, { addSpecialTokens: rendered.addSpecialTokens });
