@@ -24,14 +24,22 @@ export interface DemoOptions {
   outputRoot: string;
   /** Scales every stage's step count (default 1). */
   scale?: number;
+  /** Further scales one stage's steps on top of `scale` (the miniature test shortens the reward model most). */
+  stageScales?: Partial<Record<DemoStage, number>>;
   /** Overrides of the task model config (the miniature test uses a smaller model). */
   model?: Partial<ModelConfigOptions>;
   /** SFT peak learning rate (default 2e-3). */
   sftLearningRate?: number;
+  /** PPO learning rate (default 1e-4). */
+  ppoLearningRate?: number;
+  /** DPO learning rate (default 1e-4). */
+  dpoLearningRate?: number;
   /** Held-out prompts judged per stage (default: all of them, greedy decoding). */
   evalPrompts?: number;
   progress?: boolean;
 }
+
+export type DemoStage = 'sft' | 'reward' | 'ppo' | 'dpo';
 
 export interface DemoResult {
   reportPath: string;
@@ -41,7 +49,7 @@ export interface DemoResult {
 const EXAMPLES = path.join(__dirname, '..', '..');
 
 const SFT_STEPS = 800;
-const REWARD_STEPS = 300;
+const REWARD_STEPS = 900;
 const PPO_ITERATIONS = 20;
 const DPO_STEPS = 200;
 const PPO_KL_TARGET = 6;
@@ -110,7 +118,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = Date.now();
   const scale = options.scale ?? 1;
   const progress = options.progress ?? true;
-  const steps = (full: number): number => Math.max(2, Math.round(full * scale));
+  const steps = (full: number, stage: DemoStage): number => Math.max(2, Math.round(full * scale * (options.stageScales?.[stage] ?? 1)));
   const backend = await initBackend({ verbose: true });
   const run = new Date().toISOString().replace(/[:.]/g, '-');
   const runDir = path.join(options.outputRoot, run);
@@ -122,15 +130,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const evaluate = (model: CausalLM): GoldEvaluation => evaluateGold(model, tokenizer, evalPrompts, { doSample: false });
   const sftDir = path.join(runDir, 'sft');
 
-  console.log(`[demo] stage 1/4: SFT from scratch (${steps(SFT_STEPS)} steps)`);
-  const sft = await runSftStage(tokenizer, task.sftTrain, task.sftHeldout, { steps: steps(SFT_STEPS), progress, outputDir: sftDir, model: options.model, learningRate: options.sftLearningRate });
+  const elapsed = (): string => `[${((Date.now() - started) / 1000).toFixed(0)} s]`;
+  console.log(`[demo] stage 1/4: SFT from scratch (${steps(SFT_STEPS, 'sft')} steps)`);
+  const sft = await runSftStage(tokenizer, task.sftTrain, task.sftHeldout, { steps: steps(SFT_STEPS, 'sft'), progress, outputDir: sftDir, model: options.model, learningRate: options.sftLearningRate });
   const sftGold = evaluate(sft.model);
   sft.model.dispose();
-  console.log(`[demo] SFT: held-out loss ${sft.heldoutLoss.toFixed(3)}, gold score ${sftGold.goldScore.toFixed(3)}`);
+  console.log(`[demo] SFT: held-out loss ${sft.heldoutLoss.toFixed(3)}, gold score ${sftGold.goldScore.toFixed(3)} ${elapsed()}`);
 
-  console.log(`[demo] stage 2/4: reward model from the SFT policy (${steps(REWARD_STEPS)} steps)`);
-  const reward = await runRewardStage(sftDir, tokenizer, task.preferenceTrain, task.preferenceHeldout, { steps: steps(REWARD_STEPS), progress });
-  console.log(`[demo] reward model: held-out accuracy ${reward.heldoutAccuracy.toFixed(3)} (bound ${(1 - task.heldoutLabelNoise).toFixed(3)} from ${(100 * task.heldoutLabelNoise).toFixed(1)}% flipped held-out labels)`);
+  console.log(`[demo] stage 2/4: reward model from the SFT policy (${steps(REWARD_STEPS, 'reward')} steps)`);
+  const reward = await runRewardStage(sftDir, tokenizer, task.preferenceTrain, task.preferenceHeldout, { steps: steps(REWARD_STEPS, 'reward'), progress });
+  console.log(`[demo] reward model: held-out accuracy ${reward.heldoutAccuracy.toFixed(3)} (bound ${(1 - task.heldoutLabelNoise).toFixed(3)} from ${(100 * task.heldoutLabelNoise).toFixed(1)}% flipped held-out labels) ${elapsed()}`);
   const rewardFn = rewardFnFromModel(reward.model, tokenizer, { batchSize: 32 });
   const meanReward = async (completions: readonly string[]): Promise<number> => {
     const values = await rewardFn([...evalPrompts], [...completions]);
@@ -138,21 +147,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
   const sftReward = await meanReward(sftGold.completions);
 
-  console.log(`[demo] stage 3/4: PPO against the reward model (${steps(PPO_ITERATIONS)} iterations)`);
-  const ppo = await runPpoStage(sftDir, tokenizer, reward.model, task.trainPrompts, { iterations: steps(PPO_ITERATIONS), progress });
+  console.log(`[demo] stage 3/4: PPO against the reward model (${steps(PPO_ITERATIONS, 'ppo')} iterations)`);
+  const ppo = await runPpoStage(sftDir, tokenizer, reward.model, task.trainPrompts, { iterations: steps(PPO_ITERATIONS, 'ppo'), progress, learningRate: options.ppoLearningRate });
   const ppoGold = evaluate(ppo.policy);
   const ppoReward = await meanReward(ppoGold.completions);
   const ppoKl = heldoutKl(ppo.history);
   ppo.policy.dispose();
-  console.log(`[demo] PPO: gold score ${ppoGold.goldScore.toFixed(3)}, KL ${ppoKl.toFixed(3)}`);
+  console.log(`[demo] PPO: gold score ${ppoGold.goldScore.toFixed(3)}, KL ${ppoKl.toFixed(3)} ${elapsed()}`);
 
-  console.log(`[demo] stage 4/4: DPO from the SFT policy (${steps(DPO_STEPS)} steps)`);
-  const dpo = await runDpoStage(sftDir, tokenizer, task.preferenceTrainRecords, task.preferenceHeldoutRecords, { steps: steps(DPO_STEPS), progress });
+  console.log(`[demo] stage 4/4: DPO from the SFT policy (${steps(DPO_STEPS, 'dpo')} steps)`);
+  const dpo = await runDpoStage(sftDir, tokenizer, task.preferenceTrainRecords, task.preferenceHeldoutRecords, { steps: steps(DPO_STEPS, 'dpo'), progress, learningRate: options.dpoLearningRate });
   const dpoGold = evaluate(dpo.policy);
   const dpoReward = await meanReward(dpoGold.completions);
   dpo.policy.dispose();
   reward.model.dispose();
-  console.log(`[demo] DPO: gold score ${dpoGold.goldScore.toFixed(3)}, held-out rewards/accuracies ${(dpo.evaluation['rewards/accuracies'] ?? Number.NaN).toFixed(3)}`);
+  console.log(`[demo] DPO: gold score ${dpoGold.goldScore.toFixed(3)}, held-out rewards/accuracies ${(dpo.evaluation['rewards/accuracies'] ?? Number.NaN).toFixed(3)} ${elapsed()}`);
 
   const samples: ReportSample[] = evalPrompts.slice(0, 10).map((prompt, i) => ({
     prompt,

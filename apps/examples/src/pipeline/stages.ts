@@ -23,7 +23,7 @@ export async function runRewardStage(
   const model = RewardModel.fromCausalLM(await loadCausalLM(sftDir), { seed: 1 });
   const trainer = new RewardTrainer(
     { model, tokenizer, trainDataset: train, evalDataset: heldout },
-    { maxSteps: options.steps, batchSize: 16, learningRate: 1e-3, lrScheduler: 'cosine', warmupSteps: 10, progress: options.progress, evalEvery: Math.max(1, Math.floor(options.steps / 5)) },
+    { maxSteps: options.steps, batchSize: 32, learningRate: 1e-3, lrScheduler: 'cosine', warmupSteps: 10, progress: options.progress, evalEvery: Math.max(1, Math.floor(options.steps / 5)) },
   );
   const result = await trainer.train();
   const evaluation = await trainer.evaluate();
@@ -41,7 +41,7 @@ export async function runPpoStage(
   tokenizer: Tokenizer,
   rewardModel: RewardModel,
   prompts: readonly string[],
-  options: { iterations: number; progress: boolean },
+  options: { iterations: number; progress: boolean; learningRate?: number },
 ): Promise<{ policy: CausalLM; history: Record<string, unknown>[]; rewardFn: RewardFn }> {
   const policy = await loadCausalLM(sftDir);
   const reference = await loadCausalLM(sftDir);
@@ -54,7 +54,7 @@ export async function runPpoStage(
       batchSize: 32,
       miniBatchSize: 16,
       ppoEpochs: 2,
-      learningRate: 1e-4,
+      learningRate: options.learningRate ?? 1e-4,
       klCoef: 0.1,
       maxNewTokens: 16,
       temperature: 1,
@@ -81,14 +81,14 @@ export async function runDpoStage(
   tokenizer: Tokenizer,
   train: readonly PreferenceRecord[],
   heldout: readonly PreferenceRecord[],
-  options: { steps: number; progress: boolean },
+  options: { steps: number; progress: boolean; learningRate?: number },
 ): Promise<{ policy: CausalLM; history: Record<string, unknown>[]; evaluation: Record<string, number> }> {
   const policy = await loadCausalLM(sftDir);
   const reference = await loadCausalLM(sftDir);
   for (const variable of reference.namedParameters().values()) variable.trainable = false;
   const trainer = new DPOTrainer(
     { model: policy, tokenizer, trainDataset: train, evalDataset: heldout, reference: { kind: 'frozen', model: reference } },
-    { maxSteps: options.steps, batchSize: 16, learningRate: 1e-4, beta: 0.3, rpoAlpha: 0.5, lrScheduler: 'cosine', warmupSteps: 5, maxLength: 64, maxPromptLength: 32, progress: options.progress },
+    { maxSteps: options.steps, batchSize: 16, learningRate: options.learningRate ?? 1e-4, beta: 0.3, rpoAlpha: 0.5, lrScheduler: 'cosine', warmupSteps: 5, maxLength: 64, maxPromptLength: 32, progress: options.progress },
   );
   const result = await trainer.train();
   const evaluation = (await trainer.evaluate()) as unknown as Record<string, number>;

@@ -22,11 +22,11 @@ export function exampleReportInput(): { summary: ReportSummary; curves: ReportCu
     },
     samples: [
       {
-        prompt: 'Add 3 and 4.',
+        prompt: "Spell 'cat' backwards.",
         generations: [
-          { stage: 'before', text: ' 7.', goldScore: 0.5 },
-          { stage: 'ppo', text: ' The answer is 7. Thank you!', goldScore: 1, rewardModelScore: 1.7 },
-          { stage: 'dpo', text: ' The answer is 7. Thank you!', goldScore: 1 },
+          { stage: 'before', text: ' tac.', goldScore: 0.5 },
+          { stage: 'ppo', text: ' The answer is tac. Thank you!', goldScore: 1, rewardModelScore: 1.7 },
+          { stage: 'dpo', text: ' The answer is tac. Thank you!', goldScore: 1 },
         ],
       },
       {

@@ -8,11 +8,11 @@ import { parseTaskPrompt } from './task_prompts';
  *   - answer: the first token after the phrase "The answer is " if the response contains it, else the first
  *     whitespace-separated token of the response; trailing punctuation (. , ! ? ; :) is removed from it.
  *     Only this one token counts, so listing several candidates does not help.
- *   - correct: answer === the prompt's expected answer (exact string: "71", "tac").
+ *   - correct: answer === the prompt's expected answer (exact string: "tac", "CAT", "Cat").
  *   - wellFormed: the response is exactly `The answer is <answer>.` optionally followed by ` Thank you!`.
  *   - polite: the response ends with "Thank you!".
- *   score = 1.0 when correct && wellFormed && polite   ("The answer is 71. Thank you!")
- *           0.5 when correct otherwise                 ("The answer is 71.", "71", "71, obviously.")
+ *   score = 1.0 when correct && wellFormed && polite   ("The answer is tac. Thank you!")
+ *           0.5 when correct otherwise                 ("The answer is tac.", "tac", "tac, obviously.")
  *           0.0 when the answer is wrong or missing    (however polite)
  *
  * Pure and deterministic; the prompt must be one of the task's prompts (else `parseTaskPrompt` throws DataError).

@@ -3,7 +3,7 @@ import { TASK_MODEL_MAX_LENGTH, TASK_VOCAB_SIZE } from './task_tokenizer';
 
 /**
  * The policy trained from scratch in the demo's SFT stage: a 3-layer GPT-2 with d_model 128 and 4 heads over the
- * task tokenizer's 512 tokens (~0.67 M parameters). Token ids of `<|endoftext|>` (0, also BOS) and `<|pad|>` (1) are
+ * task tokenizer's 1024 tokens (~0.73 M parameters). Token ids of `<|endoftext|>` (0, also BOS) and `<|pad|>` (1) are
  * those `train_tokenizer.ts` assigns.
  */
 export const TASK_MODEL_CONFIG: Readonly<ModelConfigOptions> = Object.freeze({

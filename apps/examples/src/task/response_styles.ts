@@ -1,15 +1,15 @@
 import type { Rng } from '@rlhfjs/core';
-import type { TaskPrompt } from './task_prompts';
+import { TASK_WORDS, taskPrompt, titleCase, type TaskPrompt } from './task_prompts';
 
 /**
  * The ways a demonstrator answers a task prompt, from ideal to wrong, with the gold score each earns:
  *
- *   ideal          "The answer is 71. Thank you!"   1.0
- *   impolite       "The answer is 71."              0.5
- *   terse          "71."                            0.5
- *   curt           "71, obviously."                 0.5
- *   wrong_polite   "The answer is 70. Thank you!"   0.0
- *   wrong_terse    "70."                            0.0
+ *   ideal          "The answer is tac. Thank you!"   1.0
+ *   impolite       "The answer is tac."              0.5
+ *   terse          "tac."                            0.5
+ *   curt           "tac, obviously."                 0.5
+ *   wrong_polite   "The answer is cat. Thank you!"   0.0
+ *   wrong_terse    "atc."                            0.0
  */
 export type ResponseStyle = 'ideal' | 'impolite' | 'terse' | 'curt' | 'wrong_polite' | 'wrong_terse';
 
@@ -19,29 +19,49 @@ function randomInteger(rng: Rng, min: number, max: number): number {
   return min + Math.floor(rng.next() * (max - min + 1));
 }
 
-/** A plausible wrong answer: off by 1..3 (or 10) for arithmetic; the word unreversed or with two letters swapped for spelling. */
-export function wrongAnswer(task: TaskPrompt, rng: Rng): string {
-  switch (task.kind) {
-    case 'add':
-    case 'multiply': {
-      const correct = Number(task.answer);
-      const offsets = [-10, -3, -2, -1, 1, 2, 3, 10].filter((offset) => correct + offset >= 0);
-      return String(correct + (offsets[randomInteger(rng, 0, offsets.length - 1)] as number));
-    }
-    case 'reverse': {
-      const letters = [...task.answer];
-      if (rng.next() < 0.5) return letters.reverse().join(''); // the word itself, not reversed
-      const i = randomInteger(rng, 0, letters.length - 2);
-      const swapped = [...letters];
-      [swapped[i], swapped[i + 1]] = [swapped[i + 1] as string, swapped[i] as string];
-      const text = swapped.join('');
-      return text === task.answer ? letters.reverse().join('') : text;
-    }
-    default: {
-      const unreachable: never = task.kind;
-      return unreachable;
+/** The word with two neighbouring letters swapped (the first pair that differs from a random start). */
+function swapNeighbours(word: string, rng: Rng): string {
+  const letters = [...word];
+  const start = randomInteger(rng, 0, Math.max(0, letters.length - 2));
+  for (let offset = 0; offset < letters.length - 1; offset++) {
+    const i = (start + offset) % (letters.length - 1);
+    if (letters[i] !== letters[i + 1]) {
+      [letters[i], letters[i + 1]] = [letters[i + 1] as string, letters[i] as string];
+      return letters.join('');
     }
   }
+  return letters.reverse().join('');
+}
+
+/**
+ * A plausible wrong answer, never equal to the right one:
+ *   reverse  the word itself (not reversed), or the reversal with two letters swapped   ("cat", "atc")
+ *   upper    the word unchanged, with only its first letter capital, or capitals with two letters swapped
+ *   title    the word unchanged, in capitals, or with a capital first letter and two letters swapped
+ * or, for every kind, the right transform of another word (a confused demonstrator answering a different request),
+ * so that a reward model learns to check the word as well as the transform.
+ */
+export function wrongAnswer(task: TaskPrompt, rng: Rng): string {
+  const word = task.kind === 'reverse' ? [...task.answer].reverse().join('') : task.answer.toLowerCase();
+  const candidates: string[] = (() => {
+    switch (task.kind) {
+      case 'reverse':
+        return [word, swapNeighbours(task.answer, rng)];
+      case 'upper':
+        return [word, titleCase(word), swapNeighbours(word, rng).toUpperCase()];
+      case 'title':
+        return [word, word.toUpperCase(), titleCase(swapNeighbours(word, rng))];
+      default: {
+        const unreachable: never = task.kind;
+        return unreachable;
+      }
+    }
+  })().filter((candidate) => candidate !== task.answer);
+  if (rng.next() < 1 / 3) {
+    const others = TASK_WORDS.filter((other) => other !== word);
+    return taskPrompt(task.kind, others[randomInteger(rng, 0, others.length - 1)] as string).answer;
+  }
+  return candidates[randomInteger(rng, 0, candidates.length - 1)] as string;
 }
 
 /** The response text of one style (no leading space; the data writer adds the separator). */

@@ -1,7 +1,7 @@
 import { ConfigError, createRng, type Rng } from '@rlhfjs/core';
 import { goldScore } from './gold_score';
 import { drawStyle, RESPONSE_STYLES, styledResponse, type ResponseStyle } from './response_styles';
-import { addPrompt, ADD_RANGE, multiplyPrompt, MULTIPLY_RANGE, reversePrompt, TASK_KINDS, TASK_WORDS, type TaskPrompt } from './task_prompts';
+import { TASK_KINDS, TASK_WORDS, taskPrompt, type TaskPrompt } from './task_prompts';
 
 /** TRL's record formats (standard, not conversational). Completions start with a space: the text is `prompt + completion`. */
 export interface SftRecord {
@@ -22,7 +22,7 @@ export type StyleWeights = Readonly<Record<ResponseStyle, number>>;
 export interface TaskDataOptions {
   /** Default 0. */
   seed?: number;
-  /** Sizes of the splits (defaults: SFT 1500/150, preference 1200/150, prompts 600/150). */
+  /** Sizes of the splits (defaults: SFT 1500/150, preference 9600/300, prompts 600/150). */
   sftTrain?: number;
   sftHeldout?: number;
   preferenceTrain?: number;
@@ -50,7 +50,7 @@ export interface TaskDataConfig {
   readonly preferenceStyleWeights: StyleWeights;
 }
 
-// Most demonstrators answer correctly but curtly ("The answer is 71."), a quarter are ideal and a fifth are wrong:
+// Most demonstrators answer correctly but curtly ("The answer is tac."), a quarter are ideal and a fifth are wrong:
 // the SFT policy's most likely answer is then correct but impolite (gold 0.5), and the preference data, which
 // prefers polite and correct answers, has a clear lesson for PPO and DPO to teach.
 export const DEFAULT_SFT_STYLE_WEIGHTS: StyleWeights = Object.freeze({
@@ -87,8 +87,8 @@ export function resolveTaskDataConfig(options: TaskDataOptions = {}): TaskDataCo
     seed: options.seed ?? 0,
     sftTrain: count('sftTrain', 1500),
     sftHeldout: count('sftHeldout', 150),
-    preferenceTrain: count('preferenceTrain', 1200),
-    preferenceHeldout: count('preferenceHeldout', 150),
+    preferenceTrain: count('preferenceTrain', 9600),
+    preferenceHeldout: count('preferenceHeldout', 300),
     promptTrain: count('promptTrain', 600),
     promptHeldout: count('promptHeldout', 150),
     labelNoise: options.labelNoise ?? 0.1,
@@ -116,23 +116,11 @@ function randomInteger(rng: Rng, min: number, max: number): number {
   return min + Math.floor(rng.next() * (max - min + 1));
 }
 
-/** Draws a prompt: a kind uniformly, then its operands or word uniformly. */
+/** Draws a prompt: a kind uniformly, then its word uniformly. */
 export function drawTaskPrompt(rng: Rng): TaskPrompt {
   const kind = TASK_KINDS[randomInteger(rng, 0, TASK_KINDS.length - 1)];
-  switch (kind) {
-    case 'add':
-      return addPrompt(randomInteger(rng, ADD_RANGE.min, ADD_RANGE.max), randomInteger(rng, ADD_RANGE.min, ADD_RANGE.max));
-    case 'multiply':
-      return multiplyPrompt(randomInteger(rng, MULTIPLY_RANGE.min, MULTIPLY_RANGE.max), randomInteger(rng, MULTIPLY_RANGE.min, MULTIPLY_RANGE.max));
-    case 'reverse':
-      return reversePrompt(TASK_WORDS[randomInteger(rng, 0, TASK_WORDS.length - 1)] as string);
-    case undefined:
-      throw new ConfigError('drawTaskPrompt', ['internal: no task kinds']);
-    default: {
-      const unreachable: never = kind;
-      return unreachable;
-    }
-  }
+  if (kind === undefined) throw new ConfigError('drawTaskPrompt', ['internal: no task kinds']);
+  return taskPrompt(kind, TASK_WORDS[randomInteger(rng, 0, TASK_WORDS.length - 1)] as string);
 }
 
 export function makeSftRecords(count: number, weights: StyleWeights, rng: Rng): SftRecord[] {

@@ -1,23 +1,25 @@
 import { DataError } from '@rlhfjs/core';
 
 /**
- * The built-in demo task: three kinds of short instructions whose correct answer code can check.
+ * The built-in demo task: three kinds of short word-formatting requests whose correct answer code can check.
  *
- *   add       "Add 7 and 12."          → 19      (operands 0..20)
- *   multiply  "What is 7 times 6?"     → 42      (operands 2..9)
- *   reverse   "Spell 'cat' backwards." → tac     (a word from TASK_WORDS)
+ *   reverse   "Spell 'cat' backwards."                    → tac
+ *   upper     "Write 'cat' in capitals."                  → CAT
+ *   title     "Write 'cat' with a capital first letter."  → Cat
  *
- * The prompt space is finite (441 + 64 + 40 = 545 prompts) so that a tiny model trained for minutes on a CPU can
- * learn it; what the RLHF stages must learn on top of SFT is to answer correctly *and* in the polite format.
+ * The prompt space is finite (3 × 40 words = 120 prompts) so that a tiny model trained for minutes on a CPU can learn
+ * it; what the RLHF stages must learn on top of SFT is to answer correctly *and* in the polite format.
+ *
+ * (The first version of the task asked for sums and products of small numbers. A 0.7 M-parameter reward model could
+ * not learn to check arithmetic from preference pairs: held-out accuracy stayed at 0.70–0.76 against a label-noise
+ * bound of 0.87 whatever the operand range, data size, learning rate or initialisation. Checking a word transform,
+ * which the three kinds here need, it learns to within the noise.)
  */
-export type TaskKind = 'add' | 'multiply' | 'reverse';
+export type TaskKind = 'reverse' | 'upper' | 'title';
 
-export const TASK_KINDS: readonly TaskKind[] = Object.freeze(['add', 'multiply', 'reverse']);
+export const TASK_KINDS: readonly TaskKind[] = Object.freeze(['reverse', 'upper', 'title']);
 
-export const ADD_RANGE = Object.freeze({ min: 0, max: 20 });
-export const MULTIPLY_RANGE = Object.freeze({ min: 2, max: 9 });
-
-/** Words to spell backwards: short, lower-case, none a palindrome (so the unreversed word is always wrong). */
+/** The words the requests are about: short, lower-case, none a palindrome (so the unreversed word is always wrong). */
 export const TASK_WORDS: readonly string[] = Object.freeze([
   'cat', 'dog', 'sun', 'map', 'pen', 'cup', 'hat', 'box', 'red', 'fish',
   'bird', 'tree', 'milk', 'rain', 'star', 'frog', 'lamp', 'door', 'book', 'king',
@@ -32,35 +34,56 @@ export interface TaskPrompt {
   readonly answer: string;
 }
 
-export function addPrompt(left: number, right: number): TaskPrompt {
-  return { kind: 'add', prompt: `Add ${left} and ${right}.`, answer: String(left + right) };
-}
-
-export function multiplyPrompt(left: number, right: number): TaskPrompt {
-  return { kind: 'multiply', prompt: `What is ${left} times ${right}?`, answer: String(left * right) };
-}
-
 export function reversePrompt(word: string): TaskPrompt {
   return { kind: 'reverse', prompt: `Spell '${word}' backwards.`, answer: [...word].reverse().join('') };
 }
 
-const ADD_PATTERN = /^Add (\d+) and (\d+)\.$/;
-const MULTIPLY_PATTERN = /^What is (\d+) times (\d+)\?$/;
-const REVERSE_PATTERN = /^Spell '([a-z]+)' backwards\.$/;
+export function upperPrompt(word: string): TaskPrompt {
+  return { kind: 'upper', prompt: `Write '${word}' in capitals.`, answer: word.toUpperCase() };
+}
+
+export function titlePrompt(word: string): TaskPrompt {
+  return { kind: 'title', prompt: `Write '${word}' with a capital first letter.`, answer: titleCase(word) };
+}
+
+/** The word with its first letter upper-cased ("cat" → "Cat"). */
+export function titleCase(word: string): string {
+  return word.length === 0 ? word : (word[0] as string).toUpperCase() + word.slice(1);
+}
+
+/** The prompt of a kind about a word. */
+export function taskPrompt(kind: TaskKind, word: string): TaskPrompt {
+  switch (kind) {
+    case 'reverse':
+      return reversePrompt(word);
+    case 'upper':
+      return upperPrompt(word);
+    case 'title':
+      return titlePrompt(word);
+    default: {
+      const unreachable: never = kind;
+      return unreachable;
+    }
+  }
+}
+
+const PATTERNS: readonly (readonly [TaskKind, RegExp])[] = [
+  ['reverse', /^Spell '([a-z]+)' backwards\.$/],
+  ['upper', /^Write '([a-z]+)' in capitals\.$/],
+  ['title', /^Write '([a-z]+)' with a capital first letter\.$/],
+];
 
 /**
  * Recognises a task prompt (surrounding whitespace ignored) and returns it with its expected answer, or null when
- * the text is not one of the task's prompts. Any operands and any lower-case word are accepted, not only those the
- * generator draws, so hand-written prompts in the same templates are judged too.
+ * the text is not one of the task's prompts. Any lower-case word is accepted, not only those the generator draws,
+ * so hand-written prompts in the same templates are judged too.
  */
 export function tryParseTaskPrompt(text: string): TaskPrompt | null {
   const prompt = text.trim();
-  let match = ADD_PATTERN.exec(prompt);
-  if (match !== null) return addPrompt(Number(match[1]), Number(match[2]));
-  match = MULTIPLY_PATTERN.exec(prompt);
-  if (match !== null) return multiplyPrompt(Number(match[1]), Number(match[2]));
-  match = REVERSE_PATTERN.exec(prompt);
-  if (match !== null) return reversePrompt(match[1] as string);
+  for (const [kind, pattern] of PATTERNS) {
+    const match = pattern.exec(prompt);
+    if (match !== null) return taskPrompt(kind, match[1] as string);
+  }
   return null;
 }
 
@@ -69,7 +92,7 @@ export function parseTaskPrompt(text: string): TaskPrompt {
   const parsed = tryParseTaskPrompt(text);
   if (parsed === null) {
     throw new DataError(
-      `parseTaskPrompt: ${JSON.stringify(text.slice(0, 80))} is not a task prompt ("Add A and B.", "What is A times B?", "Spell 'word' backwards.")`,
+      `parseTaskPrompt: ${JSON.stringify(text.slice(0, 80))} is not a task prompt ("Spell 'word' backwards.", "Write 'word' in capitals.", "Write 'word' with a capital first letter.")`,
       { field: 'prompt' },
     );
   }
@@ -78,9 +101,5 @@ export function parseTaskPrompt(text: string): TaskPrompt {
 
 /** Every prompt of the task, in a fixed order. */
 export function allTaskPrompts(): TaskPrompt[] {
-  const prompts: TaskPrompt[] = [];
-  for (let a = ADD_RANGE.min; a <= ADD_RANGE.max; a++) for (let b = ADD_RANGE.min; b <= ADD_RANGE.max; b++) prompts.push(addPrompt(a, b));
-  for (let a = MULTIPLY_RANGE.min; a <= MULTIPLY_RANGE.max; a++) for (let b = MULTIPLY_RANGE.min; b <= MULTIPLY_RANGE.max; b++) prompts.push(multiplyPrompt(a, b));
-  for (const word of TASK_WORDS) prompts.push(reversePrompt(word));
-  return prompts;
+  return TASK_KINDS.flatMap((kind) => TASK_WORDS.map((word) => taskPrompt(kind, word)));
 }

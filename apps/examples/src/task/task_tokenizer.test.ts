@@ -44,10 +44,10 @@ describe('task tokenizer (committed assets)', () => {
 
   it('renders the chat template as prompt + " " + completion + EOS', () => {
     const text = tokenizer.applyChatTemplate([
-      { role: 'user', content: 'Add 1 and 2.' },
-      { role: 'assistant', content: 'The answer is 3. Thank you!' },
+      { role: 'user', content: "Spell 'cat' backwards." },
+      { role: 'assistant', content: 'The answer is tac. Thank you!' },
     ]);
-    expect(text).toBe(`Add 1 and 2. The answer is 3. Thank you!${EOS_TOKEN}`);
+    expect(text).toBe(`Spell 'cat' backwards. The answer is tac. Thank you!${EOS_TOKEN}`);
   });
 
   it('is what train_tokenizer.ts produces from the same corpus pieces (deterministic training)', async () => {
@@ -64,7 +64,7 @@ describe('task tokenizer (committed assets)', () => {
     expect(REFERENCE_MODEL_CONFIG).toMatchObject({ numLayers: 4, hiddenSize: 256, numHeads: 4, vocabSize: 1024, maxPositions: 128 });
     const model = createCausalLM(TASK_MODEL_CONFIG, { seed: 1 });
     try {
-      const ids = tokenizer.encode('Add 1 and 2. The answer is 3.');
+      const ids = tokenizer.encode("Write 'cat' in capitals. The answer is CAT.");
       const logits = tf.tidy(() => {
         const out = model.forward({ inputIds: tf.tensor2d([ids], undefined, 'int32') });
         return out.logits?.shape;

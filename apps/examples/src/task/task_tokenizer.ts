@@ -5,7 +5,7 @@ import { allTaskPrompts } from './task_prompts';
 
 export const EOS_TOKEN = '<|endoftext|>';
 export const PAD_TOKEN = '<|pad|>';
-export const TASK_VOCAB_SIZE = 512;
+export const TASK_VOCAB_SIZE = 1024;
 export const TASK_MODEL_MAX_LENGTH = 64;
 
 /**
@@ -46,7 +46,7 @@ export function taskTokenizerConfig(): Record<string, unknown> {
   };
 }
 
-/** Trains the task's byte-level BPE (vocab 512, `<|endoftext|>` id 0, `<|pad|>` id 1, digits split individually). */
+/** Trains the task's byte-level BPE (vocab 1024, `<|endoftext|>` id 0, `<|pad|>` id 1, digits split individually). */
 export function trainTaskTokenizer(corpus: Iterable<string>): { tokenizerJson: Record<string, unknown>; config: Record<string, unknown> } {
   const tokenizerJson = trainByteLevelBpe(corpus, { vocabSize: TASK_VOCAB_SIZE, specialTokens: [EOS_TOKEN, PAD_TOKEN], individualDigits: true, minFrequency: 2 });
   return { tokenizerJson, config: taskTokenizerConfig() };

@@ -8,10 +8,12 @@ import { createCausalLM, loadCausalLM, loadTokenizer, saveCausalLM, type CausalL
 import { loadAdapter } from '@rlhfjs/lora';
 import { generateCompletions } from '../../src/pipeline/generate_completions';
 import { goldScore } from '../../src/task/gold_score';
+import { TASK_WORDS, upperPrompt } from '../../src/task/task_prompts';
+import { TASK_VOCAB_SIZE } from '../../src/task/task_tokenizer';
 import { runCli } from '../../src/cli/main';
 
-// A tiny GPT-2 over the committed task tokenizer (vocab 512): 1 block, d_model 32, 12,288 linear weights.
-const TINY_CONFIG: ModelConfigOptions = { modelType: 'gpt2', vocabSize: 512, hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositions: 128, tieWordEmbeddings: true, bosTokenId: 0, eosTokenId: 0, padTokenId: 1 };
+// A tiny GPT-2 over the committed task tokenizer (vocab TASK_VOCAB_SIZE): 1 block, d_model 32, 12,288 linear weights.
+const TINY_CONFIG: ModelConfigOptions = { modelType: 'gpt2', vocabSize: TASK_VOCAB_SIZE, hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositions: 128, tieWordEmbeddings: true, bosTokenId: 0, eosTokenId: 0, padTokenId: 1 };
 
 const repoRoot = path.join(__dirname, '..', '..', '..', '..');
 const tokenizerAssets = path.join(__dirname, '..', '..', 'assets', 'tokenizer');
@@ -46,7 +48,7 @@ function expectOneLineError(result: { status: number | null; stderr: string }, s
 describe('rlhfjs CLI', () => {
   let work = '';
   let modelDir = '';
-  const prompts = ['Add 3 and 4.', "Spell 'cat' backwards.", 'What is 7 times 6?'];
+  const prompts = ["Write 'cat' in capitals.", "Spell 'cat' backwards.", "Write 'dog' with a capital first letter."];
 
   beforeAll(async () => {
     await tf.setBackend('cpu');
@@ -57,12 +59,12 @@ describe('rlhfjs CLI', () => {
     model.dispose();
     for (const name of ['tokenizer.json', 'tokenizer_config.json']) await fs.copyFile(path.join(tokenizerAssets, name), path.join(modelDir, name));
     await fs.writeFile(path.join(work, 'prompts.jsonl'), prompts.map((prompt) => JSON.stringify({ prompt })).join('\n') + '\n');
-    // 16 SFT records and 16 preference pairs of the task's arithmetic.
-    const pairs = Array.from({ length: 16 }, (_, i) => ({ a: (i * 7) % 10, b: (i * 3) % 9 }));
+    // 16 SFT records and 16 preference pairs of the task's "capitals" requests.
+    const tasks = TASK_WORDS.slice(0, 16).map((word) => upperPrompt(word));
     const jsonl = (records: object[]): string => records.map((record) => JSON.stringify(record)).join('\n') + '\n';
-    await fs.writeFile(path.join(work, 'sft.jsonl'), jsonl(pairs.map(({ a, b }) => ({ prompt: `Add ${a} and ${b}.`, completion: ` The answer is ${a + b}.` }))));
-    await fs.writeFile(path.join(work, 'pref.jsonl'), jsonl(pairs.map(({ a, b }) => ({ prompt: `Add ${a} and ${b}.`, chosen: ` ${a + b}.`, rejected: ` ${a + b + 1}.` }))));
-    await fs.writeFile(path.join(work, 'task_prompts.jsonl'), jsonl(pairs.slice(0, 8).map(({ a, b }) => ({ prompt: `Add ${a} and ${b}.` }))));
+    await fs.writeFile(path.join(work, 'sft.jsonl'), jsonl(tasks.map((task) => ({ prompt: task.prompt, completion: ` The answer is ${task.answer}.` }))));
+    await fs.writeFile(path.join(work, 'pref.jsonl'), jsonl(tasks.map((task) => ({ prompt: task.prompt, chosen: ` ${task.answer}.`, rejected: ` ${task.answer.toLowerCase()}.` }))));
+    await fs.writeFile(path.join(work, 'task_prompts.jsonl'), jsonl(tasks.slice(0, 8).map((task) => ({ prompt: task.prompt }))));
   }, 60_000);
 
   afterAll(async () => {

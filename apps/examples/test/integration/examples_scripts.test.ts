@@ -6,6 +6,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createCausalLM, saveCausalLM } from '@rlhfjs/core';
+import { TASK_VOCAB_SIZE } from '../../src/task/task_tokenizer';
 
 const repoRoot = path.join(__dirname, '..', '..', '..', '..');
 const examplesDir = path.join(__dirname, '..', '..', 'examples');
@@ -75,7 +76,7 @@ describe('example scripts', () => {
     // A caller-given Llama directory (the scripts' [modelDir] argument), seeded unlike the scripts' own tiny model.
     modelDir = path.join(work, 'llama');
     const model = createCausalLM(
-      { modelType: 'llama', vocabSize: 512, hiddenSize: 64, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, intermediateSize: 128, maxPositions: 64, tieWordEmbeddings: false, bosTokenId: 0, eosTokenId: 0, padTokenId: 1 },
+      { modelType: 'llama', vocabSize: TASK_VOCAB_SIZE, hiddenSize: 64, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, intermediateSize: 128, maxPositions: 64, tieWordEmbeddings: false, bosTokenId: 0, eosTokenId: 0, padTokenId: 1 },
       { seed: 7 },
     );
     await saveCausalLM(model, modelDir);
@@ -95,7 +96,7 @@ describe('example scripts', () => {
     expect(printed(result.stdout, /nf4: ([0-9.]+)% of their float32 bytes/)).toBeLessThan(20);
     const before = printed(result.stdout, 'heldout loss before');
     const after = printed(result.stdout, 'heldout loss after');
-    expect(Math.abs(before - Math.log(512))).toBeLessThan(0.2); // a random model is near-uniform over 512 tokens
+    expect(Math.abs(before - Math.log(TASK_VOCAB_SIZE))).toBeLessThan(0.2); // a random model is near-uniform over the vocabulary
     expect(after).toBeLessThan(before - 0.05);
     const config = JSON.parse(await fs.readFile(path.join(output, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     expect(config.r).toBe(8);
