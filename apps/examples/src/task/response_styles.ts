@@ -1,4 +1,5 @@
 import type { Rng } from '@rlhfjs/core';
+import { randomInteger } from './random_integer';
 import { TASK_WORDS, taskPrompt, titleCase, type TaskPrompt } from './task_prompts';
 
 /**
@@ -15,9 +16,6 @@ export type ResponseStyle = 'ideal' | 'impolite' | 'terse' | 'curt' | 'wrong_pol
 
 export const RESPONSE_STYLES: readonly ResponseStyle[] = Object.freeze(['ideal', 'impolite', 'terse', 'curt', 'wrong_polite', 'wrong_terse']);
 
-function randomInteger(rng: Rng, min: number, max: number): number {
-  return min + Math.floor(rng.next() * (max - min + 1));
-}
 
 /** The word with two neighbouring letters swapped (the first pair that differs from a random start). */
 function swapNeighbours(word: string, rng: Rng): string {
@@ -42,7 +40,7 @@ function swapNeighbours(word: string, rng: Rng): string {
  * so that a reward model learns to check the word as well as the transform.
  */
 export function wrongAnswer(task: TaskPrompt, rng: Rng): string {
-  const word = task.kind === 'reverse' ? [...task.answer].reverse().join('') : task.answer.toLowerCase();
+  const word = task.word;
   const candidates: string[] = (() => {
     switch (task.kind) {
       case 'reverse':

@@ -1,5 +1,6 @@
 import { ConfigError, createRng, type Rng } from '@rlhfjs/core';
 import { goldScore } from './gold_score';
+import { randomInteger } from './random_integer';
 import { drawStyle, RESPONSE_STYLES, styledResponse, type ResponseStyle } from './response_styles';
 import { TASK_KINDS, TASK_WORDS, taskPrompt, type TaskPrompt } from './task_prompts';
 
@@ -112,9 +113,6 @@ export function streamRng(seed: number, stream: string): Rng {
   return createRng(hash);
 }
 
-function randomInteger(rng: Rng, min: number, max: number): number {
-  return min + Math.floor(rng.next() * (max - min + 1));
-}
 
 /** Draws a prompt: a kind uniformly, then its word uniformly. */
 export function drawTaskPrompt(rng: Rng): TaskPrompt {

@@ -30,20 +30,22 @@ export const TASK_WORDS: readonly string[] = Object.freeze([
 /** One instruction of the task: its text and the answer the gold scorer expects. */
 export interface TaskPrompt {
   readonly kind: TaskKind;
+  /** The lower-case word the request is about. */
+  readonly word: string;
   readonly prompt: string;
   readonly answer: string;
 }
 
 export function reversePrompt(word: string): TaskPrompt {
-  return { kind: 'reverse', prompt: `Spell '${word}' backwards.`, answer: [...word].reverse().join('') };
+  return { kind: 'reverse', word, prompt: `Spell '${word}' backwards.`, answer: [...word].reverse().join('') };
 }
 
 export function upperPrompt(word: string): TaskPrompt {
-  return { kind: 'upper', prompt: `Write '${word}' in capitals.`, answer: word.toUpperCase() };
+  return { kind: 'upper', word, prompt: `Write '${word}' in capitals.`, answer: word.toUpperCase() };
 }
 
 export function titlePrompt(word: string): TaskPrompt {
-  return { kind: 'title', prompt: `Write '${word}' with a capital first letter.`, answer: titleCase(word) };
+  return { kind: 'title', word, prompt: `Write '${word}' with a capital first letter.`, answer: titleCase(word) };
 }
 
 /** The word with its first letter upper-cased ("cat" → "Cat"). */

@@ -5,7 +5,7 @@ import { runDemo } from '../../src/pipeline/run_demo';
 const outputRoot = process.argv[2];
 if (outputRoot === undefined) throw new Error('usage: mini_pipeline_run.ts <outputRoot>');
 // a smaller model (d 64, 2 layers) at half the demo's steps, the reward model at 28% and DPO at 30% of them, with
-// higher SFT and DPO learning rates to make up: about 100 s on 2 cores
+// higher SFT and DPO learning rates to make up: about 85 s on 2 cores
 runDemo({
   outputRoot,
   scale: 0.5,
