@@ -33,7 +33,7 @@ export { writeSafetensors } from './io/safetensors_writer';
 export type { WritableTensor, WritableTensors, WriteSafetensorsOptions, FloatStorageDtype } from './io/safetensors_writer';
 export { readCheckpointTensors, writeShardedSafetensors } from './io/sharded_checkpoint';
 export type { ReadCheckpointOptions, WriteShardedOptions } from './io/sharded_checkpoint';
-export { writeFileAtomic, replaceDirectoryAtomic, recoverInterruptedDirectorySwap } from './io/atomic_write';
+export { writeFileAtomic, replaceDirectoryAtomic, recoverInterruptedDirectorySwap, removeDirectoryAtomic, removeDirectoryLeftovers, writeFilesInto } from './io/atomic_write';
 export { bf16ToFloat32, float32ToBf16, f16ToFloat32 } from './io/float_conversion';
 export type { SafetensorsDtype } from './io/safetensors_format';
 
@@ -142,8 +142,21 @@ export { Trainer, epochOrder } from './train/trainer';
 export type { TrainerTask, TrainerHooks, StepCounts, LogRecord, TrainResult } from './train/trainer';
 export { resolveTrainerConfig } from './train/trainer_config';
 export type { TrainerOptions, TrainerConfig } from './train/trainer_config';
-export { saveTrainerCheckpoint, loadTrainerCheckpoint, listCheckpoints } from './train/checkpoint';
-export type { TrainerState } from './train/checkpoint';
+export {
+  saveTrainerCheckpoint,
+  loadTrainerCheckpoint,
+  listCheckpoints,
+  listCheckpointFolders,
+  isCompleteCheckpoint,
+  readTrainerState,
+  CHECKPOINT_NAME_PATTERN,
+  TRAINER_CHECKPOINT_FILES,
+} from './train/checkpoint';
+export type { SaveTrainerCheckpointOptions } from './train/checkpoint';
+export { parseTrainerState, TRAINER_STATE_ERROR_CODES } from './train/trainer_state';
+export type { TrainerState } from './train/trainer_state';
+export { prepareOutputDir, cleanOutputDir, previousRunFiles, truncateMetricsLog, OUTPUT_DIR_ERROR_CODES } from './train/output_dir';
+export type { OutputDirRequest, PreparedOutputDir } from './train/output_dir';
 export { SFTTrainer } from './sft/sft_trainer';
 export type { SFTTrainerOptions, SFTInputs } from './sft/sft_trainer';
 export { languageModelingLoss, countLossUnits } from './sft/sft_loss';

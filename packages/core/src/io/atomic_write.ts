@@ -7,7 +7,8 @@
 import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { CheckpointError } from '../errors/errors';
+import { CheckpointError, RlhfError } from '../errors/errors';
+import { crashPoint } from './crash_point';
 
 /** Writes `data` to `filePath` atomically (temp file in the same directory, fsync, rename, fsync directory). */
 export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
@@ -152,7 +153,96 @@ export async function recoverInterruptedDirectorySwap(finalDirectory: string): P
 }
 
 function leftoverPattern(name: string): RegExp {
-  return new RegExp(`^${escapeRegExp(name)}\\.(old|tmp)-(\\d+)(?:-[0-9a-f]+)?$`);
+  return new RegExp(`^${escapeRegExp(name)}\\.(old|tmp|trash)-(\\d+)(?:-[0-9a-f]+)?$`);
+}
+
+/**
+ * Deletes a directory so that a crash at any point never leaves it half-deleted under its own name: it is first
+ * renamed to `<name>.trash-<pid>-<random>` (one atomic step, made durable), then removed. A trash folder left by a
+ * killed process is removed by `recoverInterruptedDirectorySwap` or `removeDirectoryLeftovers`. Missing: no-op.
+ */
+export async function removeDirectoryAtomic(directory: string): Promise<void> {
+  const finalPath = path.resolve(directory);
+  const trash = path.join(path.dirname(finalPath), `${path.basename(finalPath)}.trash-${process.pid}-${randomSuffix()}`);
+  swapsInProgress.add(trash);
+  try {
+    try {
+      await fs.rename(finalPath, trash);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new CheckpointError(`removeDirectoryAtomic: cannot move ${finalPath} aside to delete it (${(cause as Error).message})`, { cause });
+    }
+    await syncDirectory(path.dirname(finalPath));
+    await crashPoint('RLHFJS_TEST_PAUSE_AFTER_TRASH');
+    await fs.rm(trash, { recursive: true, force: true });
+  } finally {
+    swapsInProgress.delete(trash);
+  }
+}
+
+/**
+ * Runs `recoverInterruptedDirectorySwap` for every directory under `parent` whose name matches `namePattern` and
+ * that has leftovers (`<name>.tmp-<pid>-*`, `.old-<pid>-*`, `.trash-<pid>-*`) of processes no longer running.
+ */
+export async function removeDirectoryLeftovers(parent: string, namePattern: RegExp): Promise<void> {
+  let siblings: string[];
+  try {
+    siblings = await fs.readdir(parent);
+  } catch {
+    return;
+  }
+  const names = new Set<string>();
+  for (const sibling of siblings) {
+    const match = /^(.+)\.(?:old|tmp|trash)-\d+(?:-[0-9a-f]+)?$/.exec(sibling);
+    if (match !== null && namePattern.test(match[1] as string)) names.add(match[1] as string);
+  }
+  for (const name of names) await recoverInterruptedDirectorySwap(path.join(parent, name));
+}
+
+/**
+ * Writes files into an existing (or new) `directory` without disturbing its other entries, each file replaced
+ * atomically: `fill` writes them into a staging folder `<directory>/.staging-<pid>-<random>/` (so it may use savers
+ * that replace a whole directory), every file is fsynced, then each is renamed over its final name — the old file
+ * is never deleted first, so a crash leaves the old or the new file under every name, never none. Subfolders are
+ * swapped in with `replaceDirectoryAtomic`'s two renames. Staging folders of dead processes are removed first.
+ */
+export async function writeFilesInto(directory: string, fill: (stagingDirectory: string) => Promise<void>): Promise<string[]> {
+  const finalPath = path.resolve(directory);
+  await fs.mkdir(finalPath, { recursive: true });
+  for (const entry of await fs.readdir(finalPath)) {
+    const match = /^\.staging-(\d+)-[0-9a-f]+$/.exec(entry);
+    if (match !== null && !isInUse(path.join(finalPath, entry), Number(match[1]))) await fs.rm(path.join(finalPath, entry), { recursive: true, force: true });
+  }
+  const stagingRoot = path.join(finalPath, `.staging-${process.pid}-${randomSuffix()}`);
+  const staging = path.join(stagingRoot, 'files');
+  swapsInProgress.add(stagingRoot);
+  try {
+    await fs.mkdir(stagingRoot);
+    await fill(staging);
+    await syncTree(staging);
+    const names = (await fs.readdir(staging)).sort();
+    for (const name of names) {
+      const source = path.join(staging, name);
+      const target = path.join(finalPath, name);
+      if ((await fs.lstat(source)).isDirectory()) {
+        await replaceDirectoryAtomic(target, async (temporary) => {
+          await fs.rmdir(temporary);
+          await fs.rename(source, temporary);
+        });
+      } else {
+        await fs.rename(source, target);
+        await crashPoint('RLHFJS_TEST_PAUSE_AFTER_RENAME');
+      }
+    }
+    await syncDirectory(finalPath);
+    return names;
+  } catch (cause) {
+    if (cause instanceof RlhfError) throw cause;
+    throw new CheckpointError(`writeFilesInto: cannot write into ${finalPath} (${(cause as Error).message})`, { cause });
+  } finally {
+    await fs.rm(stagingRoot, { recursive: true, force: true }).catch(() => undefined);
+    swapsInProgress.delete(stagingRoot);
+  }
 }
 
 function escapeRegExp(text: string): string {

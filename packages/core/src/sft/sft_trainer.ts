@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'fs';
-import * as path from 'path';
 import { collateBatch } from '../data/collate';
 import { packExamples } from '../data/pack';
 import type { SftRecord } from '../data/records';
 import { tokenizeSftExample, type TokenizedSftExample } from '../data/sft_tokenize';
 import { ConfigError } from '../errors/errors';
+import { writeFilesInto } from '../io/atomic_write';
 import type { CausalLM } from '../model/causal_lm';
 import { enableGradientCheckpointing } from '../model/gradient_checkpointing';
 import { saveCausalLM } from '../model/model_factory';
@@ -37,6 +36,12 @@ export interface SFTInputs {
   reducer?: GradientReducer;
   /** Observers of the training loop. */
   hooks?: TrainerHooks;
+  /**
+   * Writes the trained model into a folder: used for every `checkpoint-N/` (so it loads as a model, as HF Trainer's
+   * do) and by `save()`. Default: `saveCausalLM` + the tokenizer files. A model with LoRA adapters or 4-bit layers
+   * needs one when checkpointing, e.g. `async (directory) => { await saveAdapter(model, directory); await tokenizer.save(directory); }`.
+   */
+  saveModel?: (directory: string) => Promise<void>;
 }
 
 /**
@@ -76,6 +81,16 @@ export class SFTTrainer {
     this.evalRows = inputs.evalDataset === undefined ? [] : toRows(tokenize(inputs.evalDataset));
     const parameters = model.trainableParameters();
     if (parameters.size === 0) throw new ConfigError('SFTTrainer', ['the model has no trainable parameters']);
+    const wrapped = model.linearNames().filter((name) => model.linear(name).kind !== 'linear');
+    if (inputs.saveModel === undefined && wrapped.length > 0 && config.saveEvery > 0) {
+      throw new ConfigError('SFTTrainer', [
+        `checkpoints (saveEvery ${config.saveEvery}) of a model with ${model.linear(wrapped[0] as string).kind} layers (${wrapped[0]}, …) need inputs.saveModel, e.g. one that calls @rlhfjs/lora's saveAdapter`,
+      ]);
+    }
+    this.saveModel = inputs.saveModel ?? (async (directory) => {
+      await saveCausalLM(model, directory);
+      await tokenizer.save(directory);
+    });
     const collate = (batch: readonly LanguageModelingBatch[]): LanguageModelingBatch => {
       if (packing) return mergeRows(batch);
       const collated = collateBatch(batch.map((row) => ({ inputIds: row.inputIds[0] as number[], lossMask: row.lossMask[0] as number[] })), { padTokenId: tokenizer.padTokenId, paddingSide: 'right' });
@@ -89,6 +104,7 @@ export class SFTTrainer {
         computeLoss: (batch, counts) => languageModelingLoss(model, collate(batch), counts, lossAggregation),
         countUnits: (batch) => countLossUnits(batch.flatMap((row) => row.lossMask)),
         evaluate: this.evalRows.length === 0 ? undefined : async () => ({ loss: this.evaluateLoss(config.batchSize) }),
+        saveModel: (directory) => this.saveModel(directory),
       },
       trainerOptions,
       { reducer: inputs.reducer, hooks: inputs.hooks },
@@ -97,6 +113,7 @@ export class SFTTrainer {
   }
 
   private readonly collate: (batch: readonly LanguageModelingBatch[]) => LanguageModelingBatch;
+  private readonly saveModel: (directory: string) => Promise<void>;
 
   /** Mean next-token loss over the held-out set (token-weighted). */
   evaluateLoss(batchSize = 8): number {
@@ -118,11 +135,12 @@ export class SFTTrainer {
     return this.trainer.train();
   }
 
-  /** Writes the model in HF format with the tokenizer beside it. */
+  /**
+   * Writes the model in HF format with the tokenizer beside it (or what inputs.saveModel writes) into `directory`,
+   * each file replaced atomically (written beside, fsynced, renamed over); checkpoints and logs there are kept.
+   */
   async save(directory: string): Promise<void> {
-    await saveCausalLM(this.inputs.model, directory);
-    await this.inputs.tokenizer.save(path.join(directory));
-    await fs.access(path.join(directory, 'config.json'));
+    await writeFilesInto(directory, this.saveModel);
   }
 
   dispose(): void {

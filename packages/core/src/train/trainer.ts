@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { SingleBar } from 'cli-progress';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { ConfigError } from '../errors/errors';
+import { CheckpointError, ConfigError } from '../errors/errors';
 import { AdamW } from '../optim/adamw';
 import { createLrSchedule } from '../optim/lr_schedule';
 import { createRng } from '../data/rng';
-import { listCheckpoints, loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint';
+import { loadTrainerCheckpoint, readTrainerState, saveTrainerCheckpoint } from './checkpoint';
+import { OUTPUT_DIR_ERROR_CODES, prepareOutputDir } from './output_dir';
 import { IdentityReducer, type GradientReducer } from './reducer';
 import { trainStep, type LossResult } from './train_step';
 export type { LossResult } from './train_step';
@@ -35,6 +36,11 @@ export interface TrainerTask<Example> {
   /** Extra state saved with checkpoints (e.g. a KL controller). */
   saveExtraState?(): unknown;
   loadExtraState?(state: unknown): void;
+  /**
+   * Writes what is needed to load a checkpoint as a model into the folder given (config.json + model.safetensors +
+   * tokenizer files, or a PEFT adapter with adapter_config.json), so `checkpoint-N/` loads like HF Trainer's.
+   */
+  saveModel?(directory: string): Promise<void>;
 }
 
 export interface LogRecord {
@@ -108,14 +114,12 @@ export class Trainer<Example> {
     let step = 0;
     let consumed = 0;
     let lastCheckpoint: string | null = null;
-    if (config.resumeFrom !== null) {
-      const directory = config.resumeFrom === 'latest' ? (await listCheckpoints(config.outputDir as string)).pop()?.directory : config.resumeFrom;
-      if (directory !== undefined) {
-        const state = await loadTrainerCheckpoint(directory, task.parameters, this.optimizer);
-        ({ step, consumed } = state);
-        task.loadExtraState?.(state.extra);
-        lastCheckpoint = directory;
-      }
+    const resumeDirectory = await this.prepareOutput(total);
+    if (resumeDirectory !== null) {
+      const state = await loadTrainerCheckpoint(resumeDirectory, task.parameters, this.optimizer);
+      ({ step, consumed } = state);
+      task.loadExtraState?.(state.extra);
+      lastCheckpoint = resumeDirectory;
     }
     const logFile = config.outputDir === null ? null : path.join(config.outputDir, `${task.name}_metrics.jsonl`);
     if (logFile !== null && reducer.rank === 0) await fs.mkdir(path.dirname(logFile), { recursive: true });
@@ -171,13 +175,42 @@ export class Trainer<Example> {
         }
         if (config.saveEvery > 0 && step % config.saveEvery === 0 && reducer.rank === 0) {
           const state = { step, consumed, seed: config.seed, extra: task.saveExtraState?.() ?? null };
-          lastCheckpoint = await saveTrainerCheckpoint(config.outputDir as string, task.parameters, this.optimizer, state, config.saveTotalLimit);
+          const saveModel = task.saveModel?.bind(task);
+          lastCheckpoint = await saveTrainerCheckpoint(config.outputDir as string, task.parameters, this.optimizer, state, config.saveTotalLimit, saveModel === undefined ? {} : { saveModel });
         }
       }
     } finally {
       bar?.stop();
     }
     return { steps: step, history, evaluations, lastCheckpoint };
+  }
+
+  /**
+   * Readies the output directory (see prepareOutputDir: leftovers cleaned, another run refused unless overwriting or
+   * resuming, a resumed run's later checkpoints and log records cut) and returns the checkpoint to resume, if any.
+   */
+  private async prepareOutput(total: number): Promise<string | null> {
+    const { config, task, reducer } = this;
+    if (config.outputDir !== null) {
+      const prepared = await prepareOutputDir({
+        where: `${task.name} trainer`,
+        outputDir: config.outputDir,
+        metricsLog: `${task.name}_metrics.jsonl`,
+        overwrite: config.overwriteOutputDir,
+        resumeFrom: config.resumeFrom,
+        totalSteps: total,
+        writer: reducer.rank === 0,
+      });
+      return prepared.resumeDirectory;
+    }
+    if (config.resumeFrom === null) return null;
+    const state = await readTrainerState(config.resumeFrom);
+    if (state.step > total) {
+      throw new CheckpointError(`${task.name} trainer: ${path.join(config.resumeFrom, 'trainer_state.json')} field "step" is ${state.step}, beyond this run's ${total} steps`, {
+        code: OUTPUT_DIR_ERROR_CODES.mismatch,
+      });
+    }
+    return config.resumeFrom;
   }
 
   dispose(): void {

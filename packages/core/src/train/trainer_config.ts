@@ -30,8 +30,16 @@ export interface TrainerOptions {
   saveTotalLimit?: number;
   /** Where checkpoints and the metrics log go (default null: nowhere). */
   outputDir?: string | null;
-  /** A checkpoint directory, or 'latest' for the newest under outputDir. */
+  /**
+   * A checkpoint directory, or 'latest' for the newest under outputDir (none there is a CheckpointError). Resuming a
+   * checkpoint of outputDir continues that run: its later checkpoints are deleted and its metrics log is cut back.
+   */
   resumeFrom?: string | null;
+  /**
+   * An outputDir that holds another run (checkpoints, a metrics log, a saved model) is refused unless this is true
+   * (then its checkpoints and metrics logs are removed before training) or resumeFrom continues it (default false).
+   */
+  overwriteOutputDir?: boolean;
   /** A NaN/infinite loss: throw a TrainingError naming the step (default), or skip the batch. */
   onNonFinite?: 'error' | 'skip';
   /** Console progress bar: 'auto' (only on a TTY, default), true, false. */
@@ -54,6 +62,7 @@ export interface TrainerConfig {
   readonly saveTotalLimit: number;
   readonly outputDir: string | null;
   readonly resumeFrom: string | null;
+  readonly overwriteOutputDir: boolean;
   readonly onNonFinite: 'error' | 'skip';
   readonly progress: boolean | 'auto';
 }
@@ -75,6 +84,7 @@ export function resolveTrainerConfig(options: TrainerOptions = {}, where = 'reso
     saveTotalLimit: options.saveTotalLimit ?? 2,
     outputDir: options.outputDir ?? null,
     resumeFrom: options.resumeFrom ?? null,
+    overwriteOutputDir: options.overwriteOutputDir ?? false,
     onNonFinite: options.onNonFinite ?? 'error',
     progress: options.progress ?? 'auto',
   };
@@ -100,6 +110,9 @@ export function resolveTrainerConfig(options: TrainerOptions = {}, where = 'reso
   if (!['error', 'skip'].includes(config.onNonFinite)) problems.push(`onNonFinite must be 'error' or 'skip', got ${JSON.stringify(config.onNonFinite)}`);
   if (config.saveEvery > 0 && config.outputDir === null) problems.push('saveEvery needs an outputDir');
   if (config.resumeFrom === 'latest' && config.outputDir === null) problems.push("resumeFrom: 'latest' needs an outputDir");
+  if (config.resumeFrom === 'latest' && config.overwriteOutputDir === true) problems.push("resumeFrom: 'latest' continues the run in outputDir, overwriteOutputDir: true would delete it; pass one of them");
+  if (typeof config.overwriteOutputDir !== 'boolean') problems.push(`overwriteOutputDir must be a boolean, got ${JSON.stringify(config.overwriteOutputDir)}`);
+  if (config.resumeFrom !== null && (typeof config.resumeFrom !== 'string' || config.resumeFrom === '')) problems.push(`resumeFrom must be a checkpoint directory or 'latest', got ${JSON.stringify(config.resumeFrom)}`);
   if (problems.length > 0) throw new ConfigError(where, problems);
   return Object.freeze(config);
 }

@@ -143,6 +143,7 @@ export class DPOTrainer {
           return { tokens: batch.reduce((sum, example) => sum + example.chosenIds.length + example.rejectedIds.length, 0), sequences: batch.length };
         },
         evaluate: this.evalExamples.length === 0 ? undefined : async () => this.evaluate(),
+        saveModel: (directory) => this.save(directory), // checkpoint-N/ loads as a model (or a PEFT adapter)
       },
       trainerOptions,
       { reducer: inputs.reducer },

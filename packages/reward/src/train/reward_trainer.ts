@@ -17,6 +17,11 @@ export interface RewardTrainerInputs {
   reducer?: GradientReducer;
   /** Default: AdamW with the configured weight decay. */
   optimizer?: AdamW;
+  /**
+   * Writes the reward model into a folder for every `checkpoint-N/` (e.g. `saveRewardModel` + the tokenizer files),
+   * so checkpoints load as models; unset, checkpoints hold only the trainer state.
+   */
+  saveModel?: (directory: string) => Promise<void>;
 }
 
 /** One optimizer step as core's Trainer logs it, with the reward metrics (averaged over the step's micro-batches). */
@@ -91,6 +96,7 @@ export class RewardTrainer {
         computeLoss: (batch, counts) => this.computeLoss(batch, counts),
         countUnits: (batch) => ({ tokens: batch.reduce((sum, pair) => sum + pair.chosenIds.length + pair.rejectedIds.length, 0), sequences: batch.length }),
         evaluate: this.evalPairs.length === 0 ? undefined : async () => ({ ...(await this.evaluate()) }),
+        ...(inputs.saveModel === undefined ? {} : { saveModel: inputs.saveModel }),
       },
       splitRewardTrainerOptions(options).trainerOptions,
       { reducer: inputs.reducer, optimizer: inputs.optimizer },

@@ -39,7 +39,22 @@ export async function runReward(options: OptionValues, write: (text: string) => 
     const center = options['centerRewardsCoefficient'];
     await withReducer(async (reducer) => {
       const trainer = new RewardTrainer(
-        { model, tokenizer, trainDataset, ...(evalDataset === undefined ? {} : { evalDataset }), reducer },
+        {
+          model,
+          tokenizer,
+          trainDataset,
+          ...(evalDataset === undefined ? {} : { evalDataset }),
+          reducer,
+          // checkpoint-N/ holds the reward model (not while LoRA layers are in: the final save merges them first)
+          ...(lora
+            ? {}
+            : {
+                saveModel: async (directory: string) => {
+                  await saveRewardModel(model, directory);
+                  await tokenizer.save(directory);
+                },
+              }),
+        },
         {
           ...loopOptions(options),
           maxLength: options['maxLength'] as number,

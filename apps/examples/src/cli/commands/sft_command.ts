@@ -1,6 +1,6 @@
 import { SFTTrainer, type SftRecord } from '@rlhfjs/core';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
-import { savePolicy } from './save_policy';
+import { policyWriter, savePolicy } from './save_policy';
 import { CONFIG_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource, loadStartModel, maybeApplyLora } from './start_model';
 import { lastMetric, loadRecords, loopOptions, summaryLine, withReducer } from './train_run';
@@ -30,7 +30,7 @@ export async function runSft(options: OptionValues, write: (text: string) => voi
     const lora = maybeApplyLora(model, options);
     await withReducer(async (reducer) => {
       const trainer = new SFTTrainer(
-        { model, tokenizer, trainDataset, ...(evalDataset === undefined ? {} : { evalDataset }), reducer },
+        { model, tokenizer, trainDataset, ...(evalDataset === undefined ? {} : { evalDataset }), reducer, saveModel: policyWriter(model, tokenizer, lora) },
         {
           ...loopOptions(options),
           maxLength: options['maxLength'] as number,

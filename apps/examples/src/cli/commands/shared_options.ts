@@ -48,7 +48,8 @@ export const LOOP_OPTIONS: readonly OptionSpec[] = [
   { key: 'evalEvery', flag: '--eval-every <n>', description: 'evaluate every n steps (0: only at the end)', kind: 'integer', defaultValue: 0, min: 0 },
   { key: 'saveEvery', flag: '--save-every <n>', description: 'checkpoint (weights, optimizer, data order) every n steps under --output (0: never)', kind: 'integer', defaultValue: 0, min: 0 },
   { key: 'saveTotalLimit', flag: '--save-total-limit <n>', description: 'checkpoints kept', kind: 'integer', defaultValue: 2, min: 1 },
-  { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory, or "latest" under --output', kind: 'path' },
+  { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory, or "latest" under --output (an error when there is none)', kind: 'path' },
+  { key: 'overwrite', flag: '--overwrite', description: 'replace the run already in --output (its checkpoints and metrics log) instead of refusing to start', kind: 'boolean', defaultValue: false },
   { key: 'progress', flag: '--progress <when>', description: 'progress bar on stderr', kind: 'string', defaultValue: 'auto', choices: ['auto', 'true', 'false'] },
 ];
 

@@ -1,6 +1,4 @@
-import { promises as fs } from 'fs';
-import * as path from 'path';
-import { DATA_ERROR_CODES, DataError, IdentityReducer, loadDataset, type DatasetFormat, type DatasetRecord, type GradientReducer, type TrainerOptions } from '@rlhfjs/core';
+import { DATA_ERROR_CODES, DataError, IdentityReducer, loadDataset, writeFilesInto, type DatasetFormat, type DatasetRecord, type GradientReducer, type TrainerOptions } from '@rlhfjs/core';
 import { numberOption, stringOption, type OptionValues } from '../option_spec';
 
 /** Core's TrainerOptions from the CLI's loop options. Checkpoints and the JSONL metrics log go under `--output`. */
@@ -24,6 +22,7 @@ export function loopOptions(options: OptionValues): TrainerOptions {
     saveTotalLimit: numberOption(options, 'saveTotalLimit'),
     outputDir: stringOption(options, 'output') as string,
     resumeFrom: stringOption(options, 'resumeFrom') ?? null,
+    overwriteOutputDir: options['overwrite'] === true,
     progress: progress === 'auto' ? 'auto' : progress === 'true',
   };
 }
@@ -38,22 +37,11 @@ export async function loadRecords(file: string, formats: readonly DatasetFormat[
 }
 
 /**
- * Writes a model into `output` without removing what training put there (checkpoints, metrics log): the library's
- * savers replace a whole directory atomically, so they write a sibling directory whose files are then moved in.
+ * Writes a model into `output` without removing what training put there (checkpoints, metrics log), each file
+ * replaced atomically (core's writeFilesInto: written in a staging folder, fsynced, renamed over the old file).
  */
 export async function saveInto(output: string, write: (directory: string) => Promise<void>): Promise<void> {
-  const staging = `${path.resolve(output)}.saving-${process.pid}`;
-  await fs.rm(staging, { recursive: true, force: true });
-  try {
-    await write(staging);
-    await fs.mkdir(output, { recursive: true });
-    for (const name of await fs.readdir(staging)) {
-      await fs.rm(path.join(output, name), { recursive: true, force: true });
-      await fs.rename(path.join(staging, name), path.join(output, name));
-    }
-  } finally {
-    await fs.rm(staging, { recursive: true, force: true });
-  }
+  await writeFilesInto(output, write);
 }
 
 /**
