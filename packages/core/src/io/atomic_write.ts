@@ -98,6 +98,7 @@ async function swapIn(
   try {
     await fill(temporary);
     await syncTree(temporary);
+    await crashPoint('RLHFJS_TEST_PAUSE_BEFORE_SWAP');
   } catch (cause) {
     await fs.rm(temporary, { recursive: true, force: true }).catch(() => undefined);
     throw cause;
