@@ -40,7 +40,7 @@ export function parseTrainerState(text: string, file: string): TrainerState {
     const entry = record[field];
     if (!(field in record)) problems.push(`field "${field}" is missing`);
     else if (typeof entry !== 'number' || !Number.isSafeInteger(entry) || (minimum !== null && entry < minimum)) {
-      problems.push(`field "${field}" must be a ${minimum === null ? '' : 'non-negative '}integer, got ${describe(entry)}`);
+      problems.push(`field "${field}" must be ${minimum === null ? 'an' : 'a non-negative'} integer, got ${describe(entry)}`);
     }
     return entry as number;
   };
