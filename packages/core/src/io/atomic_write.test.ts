@@ -5,9 +5,11 @@ import * as path from 'path';
 import { CheckpointError } from '../errors/errors';
 import {
   recoverInterruptedDirectorySwap,
+  removeDirectoryAtomic,
   replaceDirectoryAtomic,
   writeFileAtomic,
   writeFileAtomicWith,
+  writeFilesInto,
 } from './atomic_write';
 
 let root: string;
@@ -198,5 +200,81 @@ describe('replaceDirectoryAtomic', () => {
     await slow;
     expect(await fs.readdir(finalDirectory)).toEqual(['slow']);
     expect(await fs.readdir(parent)).toEqual(['checkpoint']);
+  });
+});
+
+describe('writeFilesInto', () => {
+  it('replaces the files it writes, keeps every other entry, and leaves no staging folder', async () => {
+    const directory = path.join(await freshParent(), 'out');
+    await makeOldDirectory(directory);
+    await fs.mkdir(path.join(directory, 'checkpoint-2'));
+    const inode = (await fs.stat(path.join(directory, 'a.txt'))).ino;
+    const written = await writeFilesInto(directory, async (staging) => {
+      await fs.mkdir(staging);
+      await fs.writeFile(path.join(staging, 'a.txt'), 'new a');
+      await fs.writeFile(path.join(staging, 'model.safetensors'), 'weights');
+    });
+    expect(written).toEqual(['a.txt', 'model.safetensors']);
+    expect((await fs.readdir(directory)).sort()).toEqual(['a.txt', 'checkpoint-2', 'model.safetensors', 'sub']);
+    expect(await fs.readFile(path.join(directory, 'a.txt'), 'utf8')).toBe('new a');
+    expect((await fs.stat(path.join(directory, 'a.txt'))).ino).not.toBe(inode); // renamed over, not rewritten in place
+    expect(await fs.readFile(path.join(directory, 'sub', 'b.txt'), 'utf8')).toBe('old b');
+  });
+
+  it('accepts a saver that replaces its whole folder, and swaps in subfolders whole', async () => {
+    const directory = path.join(await freshParent(), 'out');
+    await makeOldDirectory(directory);
+    await writeFilesInto(directory, async (staging) => {
+      await replaceDirectoryAtomic(staging, async (temporary) => {
+        await fs.mkdir(path.join(temporary, 'sub'));
+        await fs.writeFile(path.join(temporary, 'sub', 'c.txt'), 'new c');
+      });
+    });
+    expect(await fs.readdir(path.join(directory, 'sub'))).toEqual(['c.txt']);
+    expect(await fs.readFile(path.join(directory, 'a.txt'), 'utf8')).toBe('old a');
+  });
+
+  it('keeps every old file when the saver fails, rethrowing its typed error', async () => {
+    const directory = path.join(await freshParent(), 'out');
+    await makeOldDirectory(directory);
+    const failing = writeFilesInto(directory, async (staging) => {
+      await fs.mkdir(staging);
+      await fs.writeFile(path.join(staging, 'a.txt'), 'half');
+      throw new CheckpointError('disk full (simulated)');
+    });
+    await expect(failing).rejects.toThrow('disk full (simulated)');
+    await expectOldDirectory(directory);
+  });
+
+  it("removes a dead process's staging folder and keeps a live one's", async () => {
+    const directory = path.join(await freshParent(), 'out');
+    const pid = await killWhenReady(`console.log('READY'); setInterval(() => undefined, 1000);`);
+    await fs.mkdir(path.join(directory, `.staging-${pid}-abc123`), { recursive: true });
+    const live = `.staging-${process.ppid}-abc123`;
+    await fs.mkdir(path.join(directory, live));
+    await writeFilesInto(directory, async (staging) => {
+      await fs.mkdir(staging);
+      await fs.writeFile(path.join(staging, 'x'), 'x');
+    });
+    expect((await fs.readdir(directory)).sort()).toEqual([live, 'x']);
+  });
+});
+
+describe('removeDirectoryAtomic', () => {
+  it('removes a directory (a missing one is a no-op) and leaves no trash', async () => {
+    const parent = await freshParent();
+    const finalDirectory = path.join(parent, 'checkpoint-1');
+    await makeOldDirectory(finalDirectory);
+    await removeDirectoryAtomic(finalDirectory);
+    await removeDirectoryAtomic(finalDirectory);
+    expect(await fs.readdir(parent)).toEqual([]);
+  });
+
+  it("a dead process's trash folder is removed by the next recovery, without touching the name", async () => {
+    const parent = await freshParent();
+    const pid = await killWhenReady(`console.log('READY'); setInterval(() => undefined, 1000);`);
+    await makeOldDirectory(path.join(parent, `checkpoint-1.trash-${pid}-abc123`));
+    await recoverInterruptedDirectorySwap(path.join(parent, 'checkpoint-1'));
+    expect(await fs.readdir(parent)).toEqual([]);
   });
 });
