@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ConfigError, IdentityReducer } from '@rlhfjs/core';
 import { inMemoryGroup, maxAbsDifference, snapshot, tinyCorpus, tinyRewardModel } from '../../test/helpers/tiny_reward_setup';
+import { loadRewardModel, rewardModelStateDict, saveRewardModel } from '../model/reward_model_io';
 import { RewardTrainer } from './reward_trainer';
 import { resolveRewardTrainerConfig, type RewardTrainerOptions } from './reward_trainer_config';
 
@@ -104,6 +105,21 @@ describe('RewardTrainer on the shared Trainer loop', () => {
     for (const trainer of [straightTrainer, resumedTrainer]) trainer.dispose();
     straight.dispose();
     resumed.dispose();
+  });
+
+  it('with saveModel, checkpoint-N/ holds the reward model: loadRewardModel gives the weights of step N', async () => {
+    const outputDir = path.join(directory, 'loadable');
+    const model = tinyRewardModel(tokenizer);
+    const trainer = new RewardTrainer({ model, tokenizer, trainDataset: examples, saveModel: (dir) => saveRewardModel(model, dir) }, { ...BASE, batchSize: 4, maxSteps: 2, saveEvery: 2, outputDir });
+    await trainer.train();
+    const loaded = await loadRewardModel(path.join(outputDir, 'checkpoint-2'));
+    const expected = rewardModelStateDict(model);
+    const actual = rewardModelStateDict(loaded);
+    expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [name, entry] of expected) expect(actual.get(name)?.data).toEqual(entry.data);
+    trainer.dispose();
+    model.dispose();
+    loaded.dispose();
   });
 
   it('trains only what the backbone leaves trainable (as after applyLora) plus the head; the rest stays bit-identical', async () => {
