@@ -207,6 +207,10 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
     const maxPositions = read.positiveInteger('max_position_embeddings', 2048);
     read.oneOf('hidden_act', ['silu'], 'silu');
     if (type === 'qwen2' || type === 'qwen3') read.oneOf('use_sliding_window', [false], false);
+    const layerTypes = hf['layer_types'];
+    if (layerTypes !== undefined && layerTypes !== null && (!Array.isArray(layerTypes) || layerTypes.some((layerType) => layerType !== 'full_attention'))) {
+      problems.push(`layer_types ${JSON.stringify(layerTypes)} is not supported (only "full_attention" layers)`);
+    }
     if (numHeads % numKeyValueHeads !== 0) {
       problems.push(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKeyValueHeads})`);
     }
