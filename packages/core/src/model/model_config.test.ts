@@ -143,7 +143,8 @@ describe('parseHfConfig: hostile values are ConfigErrors naming config.json and 
   it('refuses oversized models made from options (--from-scratch) with a ConfigError', () => {
     expect(() => resolveModelConfig({ modelType: 'llama', vocabSize: 96, hiddenSize: 32, numLayers: 1e9, numHeads: 4 })).toThrow(ConfigError);
     expect(() => resolveModelConfig({ modelType: 'qwen9' as 'llama', vocabSize: 96, hiddenSize: 32, numLayers: 2, numHeads: 4 })).toThrow(/modelType/);
-    expect(() => resolveModelConfig({ modelType: 'llama', vocabSize: 96, hiddenSize: 32, numLayers: 2.5, numHeads: 4 })).toThrow(/num_hidden_layers/);
+    expect(() => resolveModelConfig({ modelType: 'llama', vocabSize: 96, hiddenSize: 32, numLayers: 2.5, numHeads: 4 })).toThrow(/numLayers \(config.json num_hidden_layers must be a positive integer/);
+    expect(() => resolveModelConfig({ modelType: 'gpt2', vocabSize: 96, hiddenSize: 32, numLayers: 2, numHeads: 4, normEpsilon: 'x' as unknown as number })).toThrow(/normEpsilon/);
   });
 });
 

@@ -248,6 +248,32 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
   return Object.freeze(config);
 }
 
+/** config.json keys written from each `ModelConfigOptions` field, for error messages. */
+const OPTION_OF_KEY: Record<string, string> = {
+  vocab_size: 'vocabSize',
+  n_embd: 'hiddenSize',
+  hidden_size: 'hiddenSize',
+  n_layer: 'numLayers',
+  num_hidden_layers: 'numLayers',
+  n_head: 'numHeads',
+  num_attention_heads: 'numHeads',
+  num_key_value_heads: 'numKeyValueHeads',
+  head_dim: 'headDim',
+  n_inner: 'intermediateSize',
+  intermediate_size: 'intermediateSize',
+  n_positions: 'maxPositions',
+  max_position_embeddings: 'maxPositions',
+  layer_norm_epsilon: 'normEpsilon',
+  rms_norm_eps: 'normEpsilon',
+  rope_parameters: 'ropeParameters',
+  rope_scaling: 'ropeScaling',
+  rope_theta: 'ropeTheta',
+  tie_word_embeddings: 'tieWordEmbeddings',
+  bos_token_id: 'bosTokenId',
+  eos_token_id: 'eosTokenId',
+  pad_token_id: 'padTokenId',
+};
+
 /** Builds the HF `config.json` for a new model, then parses it, so created and loaded models share one path. */
 export function resolveModelConfig(options: ModelConfigOptions): ModelConfig {
   if (typeof options !== 'object' || options === null) throw new ConfigError('resolveModelConfig', [`options must be an object, got ${JSON.stringify(options)}`]);
@@ -311,7 +337,18 @@ export function resolveModelConfig(options: ModelConfigOptions): ModelConfig {
   ] as const) {
     if (value !== undefined && !allowed) throw new ConfigError('resolveModelConfig', [`${key} is not a setting of modelType ${options.modelType}`]);
   }
-  const parsed = parseHfConfig(hf, 'resolveModelConfig');
+  let parsed: ModelConfig;
+  try {
+    parsed = parseHfConfig(hf, 'config.json built from the options');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Name the option as the caller wrote it next to the config.json key it became.
+    const problems = error.problems.map((problem) => {
+      const key = Object.keys(OPTION_OF_KEY).find((name) => problem.startsWith(name));
+      return key === undefined ? problem : `${OPTION_OF_KEY[key]} (config.json ${problem})`;
+    });
+    throw new ConfigError('resolveModelConfig', problems, { cause: error });
+  }
   // A model made here is saved in transformers 5's form: rope settings only under rope_parameters.
   if (parsed.rope === null) return parsed;
   const { rope_theta: _theta, rope_scaling: _scaling, ...rest } = parsed.hfConfig;
