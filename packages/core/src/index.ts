@@ -43,8 +43,14 @@ export type { ForwardInputs, ForwardOutputs, BlockFunction } from './model/causa
 export type { BlockContext, BlockOutput, ParameterSource } from './model/block_context';
 export { Linear, applyLinear } from './model/linear';
 export type { LinearLayer, WeightLayout } from './model/linear';
-export { parseHfConfig, resolveModelConfig } from './model/model_config';
-export type { ModelConfig, ModelConfigOptions, ModelFamily, ModelType, RopeConfig } from './model/model_config';
+export { parseHfConfig, resolveModelConfig, modelConfigOptionsOf, SUPPORTED_MODEL_TYPES } from './model/model_config';
+export type { ModelConfig, ModelConfigOptions, ModelFamily, ModelType } from './model/model_config';
+export { parseRopeConfig, SUPPORTED_ROPE_TYPES } from './model/rope_config';
+export type { RopeConfig, RopeScaling, RopeType } from './model/rope_config';
+export { ropeFrequencies } from './model/rope';
+export type { RopeFrequencies } from './model/rope';
+export { estimateModelSize, modelSizeProblems } from './model/model_size';
+export type { ModelSizeEstimate, ModelSizeInputs } from './model/model_size';
 export { parameterSpecs } from './model/parameter_specs';
 export type { ParameterSpec, LinearSpec, TensorSpec } from './model/parameter_specs';
 export {

@@ -7,7 +7,10 @@ import { applyLinear } from './linear';
 import { rmsNorm } from './norms';
 import { applyRope } from './rope';
 
-/** One Llama/Qwen2/Mistral block: pre-RMSNorm attention with RoPE and grouped-query heads, then a SwiGLU MLP. */
+/**
+ * One Llama/Qwen2/Qwen3/Mistral block: pre-RMSNorm attention with RoPE and grouped-query heads (Qwen3 also
+ * RMSNorms each query and key head before rotary), then a SwiGLU MLP.
+ */
 export function llamaBlock(source: ParameterSource, layer: number, x: tf.Tensor3D, context: BlockContext): BlockOutput {
   const prefix = `model.layers.${layer}`;
   const { numHeads, numKeyValueHeads, headDim, normEpsilon } = source.config;
@@ -15,8 +18,13 @@ export function llamaBlock(source: ParameterSource, layer: number, x: tf.Tensor3
   if (rope === null) throw new ShapeError(`llamaBlock: layer ${layer} needs rotary tables`);
   return tf.tidy(() => {
     const normed = rmsNorm(x, source.tensor(`${prefix}.input_layernorm.weight`), normEpsilon);
-    const q = splitHeads(applyLinear(source.linear(`${prefix}.self_attn.q_proj`), normed), numHeads, headDim); // [B, H, T, d]
-    const k = splitHeads(applyLinear(source.linear(`${prefix}.self_attn.k_proj`), normed), numKeyValueHeads, headDim); // [B, Hkv, T, d]
+    let q = splitHeads(applyLinear(source.linear(`${prefix}.self_attn.q_proj`), normed), numHeads, headDim); // [B, H, T, d]
+    let k = splitHeads(applyLinear(source.linear(`${prefix}.self_attn.k_proj`), normed), numKeyValueHeads, headDim); // [B, Hkv, T, d]
+    if (source.config.queryKeyNorm) {
+      // Qwen3: RMSNorm over each head's d features, before rotary.
+      q = rmsNorm(q, source.tensor(`${prefix}.self_attn.q_norm.weight`), normEpsilon) as tf.Tensor4D; // [B, H, T, d]
+      k = rmsNorm(k, source.tensor(`${prefix}.self_attn.k_norm.weight`), normEpsilon) as tf.Tensor4D; // [B, Hkv, T, d]
+    }
     const newValue = splitHeads(applyLinear(source.linear(`${prefix}.self_attn.v_proj`), normed), numKeyValueHeads, headDim);
     const query = applyRope(q, rope.cos, rope.sin);
     const newKey = applyRope(k, rope.cos, rope.sin);

@@ -107,7 +107,7 @@ export interface LoadCausalLMResult {
   unexpectedKeys: string[];
 }
 
-/** Loads an HF model directory (`config.json` + `model.safetensors` or shards) for gpt2, llama, qwen2, mistral. */
+/** Loads an HF model directory (`config.json` + `model.safetensors` or shards) for gpt2, llama, qwen2, qwen3, mistral. */
 export async function loadCausalLM(directory: string): Promise<CausalLM> {
   return (await loadCausalLMWithReport(directory)).model;
 }
@@ -181,9 +181,19 @@ export function modelStateDict(model: CausalLM): Map<string, { data: Float32Arra
   return state;
 }
 
-/** The config.json to write: the loaded one with the fields we model brought up to date. */
+/**
+ * The config.json to write: the loaded one with the fields we model brought up to date, in transformers 5's form:
+ * rotary settings only under `rope_parameters`, and `dtype` naming the dtype the weights are actually written in
+ * (`torch_dtype`, the older key, is updated too when the loaded config had it).
+ */
 export function hfConfigJson(config: ModelConfig, dtype: FloatStorageDtype = 'F32'): Record<string, unknown> {
-  return { ...config.hfConfig, tie_word_embeddings: config.tieWordEmbeddings, torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32' };
+  const written = dtype === 'BF16' ? 'bfloat16' : 'float32';
+  const { rope_theta: _theta, rope_scaling: _scaling, ...rest } = config.hfConfig;
+  const json: Record<string, unknown> = config.rope === null ? { ...config.hfConfig } : { ...rest, rope_parameters: { ...config.rope.parameters } };
+  json['tie_word_embeddings'] = config.tieWordEmbeddings;
+  json['dtype'] = written;
+  if ('torch_dtype' in json) json['torch_dtype'] = written;
+  return json;
 }
 
 /**

@@ -85,11 +85,12 @@ function llamaSpecs(config: ModelConfig): ParameterSpec[] {
       linear(`${p}.self_attn.q_proj`, d, attentionOut, config.attentionBias, 'linear'),
       linear(`${p}.self_attn.k_proj`, d, keyValueOut, config.attentionBias, 'linear'),
       linear(`${p}.self_attn.v_proj`, d, keyValueOut, config.attentionBias, 'linear'),
-      linear(`${p}.self_attn.o_proj`, attentionOut, d, false, 'linear'),
+      ...(config.queryKeyNorm ? [tensor(`${p}.self_attn.q_norm.weight`, [config.headDim], 'ones'), tensor(`${p}.self_attn.k_norm.weight`, [config.headDim], 'ones')] : []),
+      linear(`${p}.self_attn.o_proj`, attentionOut, d, config.outputProjectionBias, 'linear'),
       tensor(`${p}.post_attention_layernorm.weight`, [d], 'ones'),
-      linear(`${p}.mlp.gate_proj`, d, config.intermediateSize, false, 'linear'),
-      linear(`${p}.mlp.up_proj`, d, config.intermediateSize, false, 'linear'),
-      linear(`${p}.mlp.down_proj`, config.intermediateSize, d, false, 'linear'),
+      linear(`${p}.mlp.gate_proj`, d, config.intermediateSize, config.mlpBias, 'linear'),
+      linear(`${p}.mlp.up_proj`, d, config.intermediateSize, config.mlpBias, 'linear'),
+      linear(`${p}.mlp.down_proj`, config.intermediateSize, d, config.mlpBias, 'linear'),
     );
   }
   specs.push(tensor('model.norm.weight', [d], 'ones'), ...lmHead(config));

@@ -5,6 +5,7 @@ import * as path from 'path';
 import type { ChatMessage } from '../data/chat_message';
 import type { PaddingSide } from '../data/collate';
 import { TokenizerError } from '../errors/errors';
+import { CHAT_TEMPLATE_FILE, readChatTemplateFile, selectChatTemplate } from './chat_template_files';
 
 
 export interface BatchEncodeOptions {
@@ -76,7 +77,7 @@ export class Tokenizer {
       if (content !== null) special[key] = content;
     }
     this.specialTokens = Object.freeze(special);
-    this.chatTemplate = typeof config['chat_template'] === 'string' ? config['chat_template'] : null;
+    this.chatTemplate = selectChatTemplate(config['chat_template'], `Tokenizer: ${source}/tokenizer_config.json`);
     try {
       this.compiledTemplate = this.chatTemplate === null ? null : new Template(this.chatTemplate);
     } catch (error) {
@@ -120,11 +121,15 @@ export class Tokenizer {
     });
   }
 
-  /** Writes `tokenizer.json` and `tokenizer_config.json` into a directory. */
+  /**
+   * Writes `tokenizer.json`, `tokenizer_config.json` and, when there is a single chat template, `chat_template.jinja`
+   * (where transformers 5 reads it; tokenizer_config.json keeps the same template for older readers).
+   */
   async save(directory: string): Promise<void> {
     await fs.mkdir(directory, { recursive: true });
     await fs.writeFile(path.join(directory, 'tokenizer.json'), JSON.stringify(this.files.tokenizer));
     await fs.writeFile(path.join(directory, 'tokenizer_config.json'), `${JSON.stringify(this.files.config, null, 2)}\n`);
+    if (typeof this.files.config['chat_template'] === 'string') await fs.writeFile(path.join(directory, CHAT_TEMPLATE_FILE), this.files.config['chat_template']);
   }
 }
 
@@ -144,7 +149,10 @@ export function padSequences(sequences: readonly (readonly number[])[], padToken
   return { inputIds, attentionMask };
 }
 
-/** Loads `tokenizer.json` and `tokenizer_config.json` (optional) from an HF model directory. */
+/**
+ * Loads `tokenizer.json`, `tokenizer_config.json` (optional) and `chat_template.jinja` (optional) from an HF model
+ * directory. As in transformers, a `chat_template.jinja` replaces any `chat_template` of tokenizer_config.json.
+ */
 export async function loadTokenizer(directory: string): Promise<Tokenizer> {
   const readJson = async (name: string, required: boolean): Promise<unknown> => {
     const file = path.join(directory, name);
@@ -163,5 +171,6 @@ export async function loadTokenizer(directory: string): Promise<Tokenizer> {
   };
   const tokenizerJson = await readJson('tokenizer.json', true);
   const config = (await readJson('tokenizer_config.json', false)) as Record<string, unknown>;
-  return new Tokenizer(tokenizerJson, config, directory);
+  const templateFile = await readChatTemplateFile(directory);
+  return new Tokenizer(tokenizerJson, templateFile === null ? config : { ...config, chat_template: templateFile }, directory);
 }

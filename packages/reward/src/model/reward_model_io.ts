@@ -27,6 +27,8 @@ export function sequenceClassificationArchitecture(modelType: ModelType): string
       return 'LlamaForSequenceClassification';
     case 'qwen2':
       return 'Qwen2ForSequenceClassification';
+    case 'qwen3':
+      return 'Qwen3ForSequenceClassification';
     case 'mistral':
       return 'MistralForSequenceClassification';
     default: {

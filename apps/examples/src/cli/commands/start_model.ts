@@ -5,6 +5,7 @@ import {
   createCausalLM,
   loadCausalLM,
   loadTokenizer,
+  modelConfigOptionsOf,
   parseHfConfig,
   TokenizerError,
   type CausalLM,
@@ -25,23 +26,7 @@ export async function readScratchConfig(file: string): Promise<ModelConfigOption
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError('--from-scratch', [`${file} must hold a JSON object`]);
   if (!('model_type' in json)) return json as ModelConfigOptions;
-  const config = parseHfConfig(json, file);
-  return {
-    modelType: config.modelType,
-    vocabSize: config.vocabSize,
-    hiddenSize: config.hiddenSize,
-    numLayers: config.numLayers,
-    numHeads: config.numHeads,
-    numKeyValueHeads: config.numKeyValueHeads,
-    intermediateSize: config.intermediateSize,
-    maxPositions: config.maxPositions,
-    normEpsilon: config.normEpsilon,
-    ...(config.rope === null ? {} : { ropeTheta: config.rope.theta, ropeScaling: config.rope.scaling }),
-    tieWordEmbeddings: config.tieWordEmbeddings,
-    bosTokenId: config.bosTokenId,
-    eosTokenId: config.eosTokenId,
-    padTokenId: config.padTokenId,
-  };
+  return modelConfigOptionsOf(parseHfConfig(json, file));
 }
 
 /** Checks that exactly one of --model / --from-scratch is given and that a scratch model has a tokenizer. */
