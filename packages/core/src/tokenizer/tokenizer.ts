@@ -5,6 +5,7 @@ import * as path from 'path';
 import type { ChatMessage } from '../data/chat_message';
 import type { PaddingSide } from '../data/collate';
 import { TokenizerError } from '../errors/errors';
+import { writeFileAtomic } from '../io/atomic_write';
 import { CHAT_TEMPLATE_FILE, readChatTemplateFile, selectChatTemplate } from './chat_template_files';
 
 
@@ -127,9 +128,10 @@ export class Tokenizer {
    */
   async save(directory: string): Promise<void> {
     await fs.mkdir(directory, { recursive: true });
-    await fs.writeFile(path.join(directory, 'tokenizer.json'), JSON.stringify(this.files.tokenizer));
-    await fs.writeFile(path.join(directory, 'tokenizer_config.json'), `${JSON.stringify(this.files.config, null, 2)}\n`);
-    if (typeof this.files.config['chat_template'] === 'string') await fs.writeFile(path.join(directory, CHAT_TEMPLATE_FILE), this.files.config['chat_template']);
+    // each file written beside its final name, fsynced and renamed over it: a crash leaves the old or the new file
+    await writeFileAtomic(path.join(directory, 'tokenizer.json'), JSON.stringify(this.files.tokenizer));
+    await writeFileAtomic(path.join(directory, 'tokenizer_config.json'), `${JSON.stringify(this.files.config, null, 2)}\n`);
+    if (typeof this.files.config['chat_template'] === 'string') await writeFileAtomic(path.join(directory, CHAT_TEMPLATE_FILE), this.files.config['chat_template']);
   }
 }
 
