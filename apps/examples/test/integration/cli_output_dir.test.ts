@@ -74,7 +74,7 @@ describe('rlhfjs --output', () => {
     expect(second.status).toBe(0);
     expect(await checkpointNames(output)).toEqual(['checkpoint-1', 'checkpoint-2']);
     expect(await logSteps(output)).toEqual([1, 2]);
-    expect((await fs.readdir(path.join(output, 'checkpoint-2'))).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'parameters.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
+    expect((await fs.readdir(path.join(output, 'checkpoint-2'))).sort()).toEqual(['chat_template.jinja', 'config.json', 'model.safetensors', 'optimizer.safetensors', 'parameters.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
     // checkpoint-2 is the final model (the run ended at step 2): generating with either gives the same text
     const prompt = upperPrompt(TASK_WORDS[0] as string).prompt;
     const fromCheckpoint = cli(['generate', '--model', path.join(output, 'checkpoint-2'), '--prompt', prompt, '--max-new-tokens', '4']);
@@ -100,7 +100,7 @@ describe('rlhfjs --output', () => {
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.status).toBe(0);
     const files = (await fs.readdir(path.join(output, 'checkpoint-2'))).sort();
-    expect(files).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'parameters.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
+    expect(files).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'chat_template.jinja', 'optimizer.safetensors', 'parameters.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
     expect(await fs.readFile(path.join(output, 'checkpoint-2', 'adapter_model.safetensors'))).toEqual(await fs.readFile(path.join(output, 'adapter_model.safetensors')));
   }, 90_000);
 });
