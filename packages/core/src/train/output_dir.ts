@@ -19,14 +19,14 @@ export const OUTPUT_DIR_ERROR_CODES = Object.freeze({
 const MODEL_FILES = ['model.safetensors', 'model.safetensors.index.json', 'adapter_model.safetensors', 'trainer_state.json'];
 
 /** What in a directory shows that a run wrote there: checkpoint folders, metrics logs, saved models. */
-export async function previousRunFiles(outputDir: string): Promise<string[]> {
+export async function previousRunFiles(outputDir: string, runFiles: readonly string[] = []): Promise<string[]> {
   let names: string[];
   try {
     names = await fs.readdir(outputDir);
   } catch {
     return [];
   }
-  return names.filter((name) => CHECKPOINT_NAME_PATTERN.test(name) || name.endsWith('_metrics.jsonl') || MODEL_FILES.includes(name)).sort(naturalOrder);
+  return names.filter((name) => CHECKPOINT_NAME_PATTERN.test(name) || name.endsWith('_metrics.jsonl') || MODEL_FILES.includes(name) || runFiles.includes(name)).sort(naturalOrder);
 }
 
 /**
@@ -52,6 +52,8 @@ export interface OutputDirRequest {
   outputDir: string;
   /** This run's metrics log file name under outputDir (e.g. 'sft_metrics.jsonl'). */
   metricsLog: string;
+  /** Other files of a run (e.g. a cache): they mark the directory as used and overwrite removes them. */
+  runFiles?: readonly string[];
   /** Replace a previous run's checkpoints and metrics logs. */
   overwrite: boolean;
   /** A checkpoint folder, 'latest' (the newest under outputDir), or null for a fresh run. */
@@ -114,7 +116,7 @@ export async function prepareOutputDir(request: OutputDirRequest): Promise<Prepa
   if (resumingHere && request.overwrite) {
     throw new CheckpointError(`${where}: overwriteOutputDir (--overwrite) would delete ${resumeDirectory}, the checkpoint resumeFrom names; pass one of them`, { code: OUTPUT_DIR_ERROR_CODES.inUse });
   }
-  const previous = await previousRunFiles(outputDir);
+  const previous = await previousRunFiles(outputDir, request.runFiles ?? []);
   if (resumingHere) {
     if (writer) await rewindRun(outputDir, request.metricsLog, resumeState as TrainerState);
   } else if (previous.length > 0) {
@@ -125,7 +127,7 @@ export async function prepareOutputDir(request: OutputDirRequest): Promise<Prepa
         { code: OUTPUT_DIR_ERROR_CODES.inUse },
       );
     }
-    if (writer) await removePreviousRun(outputDir, previous);
+    if (writer) await removePreviousRun(outputDir, previous, request.runFiles ?? []);
   }
   return { resumeDirectory, resumeState };
 }
@@ -138,11 +140,11 @@ async function rewindRun(outputDir: string, metricsLog: string, state: TrainerSt
   await truncateMetricsLog(path.join(outputDir, metricsLog), state.step);
 }
 
-/** Removes a previous run's checkpoints and metrics logs (overwriteOutputDir). */
-async function removePreviousRun(outputDir: string, previous: readonly string[]): Promise<void> {
+/** Removes a previous run's checkpoints, metrics logs and run files (overwriteOutputDir). */
+async function removePreviousRun(outputDir: string, previous: readonly string[], runFiles: readonly string[]): Promise<void> {
   for (const name of previous) {
     if (CHECKPOINT_NAME_PATTERN.test(name)) await removeDirectoryAtomic(path.join(outputDir, name));
-    else if (name.endsWith('_metrics.jsonl')) await fs.rm(path.join(outputDir, name), { force: true });
+    else if (name.endsWith('_metrics.jsonl') || runFiles.includes(name)) await fs.rm(path.join(outputDir, name), { force: true });
   }
 }
 

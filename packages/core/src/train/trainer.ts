@@ -41,6 +41,11 @@ export interface TrainerTask<Example> {
    * tokenizer files, or a PEFT adapter with adapter_config.json), so `checkpoint-N/` loads like HF Trainer's.
    */
   saveModel?(directory: string): Promise<void>;
+  /**
+   * Other files the task keeps in outputDir that belong to one run (e.g. DPO's reference log-prob cache): they mark
+   * the directory as used and are removed with the run by overwriteOutputDir.
+   */
+  readonly runFiles?: readonly string[];
 }
 
 export interface LogRecord {
@@ -114,7 +119,8 @@ export class Trainer<Example> {
     let step = 0;
     let consumed = 0;
     let lastCheckpoint: string | null = null;
-    const resumeDirectory = await this.prepareOutput(total);
+    const resumeDirectory = await this.prepareOutputDir();
+    this.prepared = null; // a later train() call checks the directory again
     if (resumeDirectory !== null) {
       const state = await loadTrainerCheckpoint(resumeDirectory, task.parameters, this.optimizer);
       ({ step, consumed } = state);
@@ -186,9 +192,20 @@ export class Trainer<Example> {
   }
 
   /**
-   * Readies the output directory (see prepareOutputDir: leftovers cleaned, another run refused unless overwriting or
-   * resuming, a resumed run's later checkpoints and log records cut) and returns the checkpoint to resume, if any.
+   * Readies the output directory (see core's prepareOutputDir: leftovers cleaned, another run refused unless
+   * overwriting or resuming, a resumed run's later checkpoints and log records cut) and resolves to the checkpoint
+   * to resume, if any. `train()` calls it; a task that reads run files before training (a cache) calls it first.
    */
+  prepareOutputDir(): Promise<string | null> {
+    this.prepared ??= this.prepareOutput(this.totalSteps).catch((error: unknown) => {
+      this.prepared = null;
+      throw error;
+    });
+    return this.prepared;
+  }
+
+  private prepared: Promise<string | null> | null = null;
+
   private async prepareOutput(total: number): Promise<string | null> {
     const { config, task, reducer } = this;
     if (config.outputDir !== null) {
@@ -196,6 +213,7 @@ export class Trainer<Example> {
         where: `${task.name} trainer`,
         outputDir: config.outputDir,
         metricsLog: `${task.name}_metrics.jsonl`,
+        runFiles: task.runFiles ?? [],
         overwrite: config.overwriteOutputDir,
         resumeFrom: config.resumeFrom,
         totalSteps: total,

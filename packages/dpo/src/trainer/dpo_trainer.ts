@@ -7,6 +7,7 @@ import {
   Trainer,
   resolveTrainerConfig,
   saveCausalLM,
+  writeFileAtomic,
   tokenizePreferenceExample,
   type CausalLM,
   type GradientReducer,
@@ -144,6 +145,7 @@ export class DPOTrainer {
         },
         evaluate: this.evalExamples.length === 0 ? undefined : async () => this.evaluate(),
         saveModel: (directory) => this.save(directory), // checkpoint-N/ loads as a model (or a PEFT adapter)
+        runFiles: [REFERENCE_LOGPS_CACHE_FILE], // a cache of one run: reused on resume, removed by overwriteOutputDir
       },
       trainerOptions,
       { reducer: inputs.reducer },
@@ -222,7 +224,7 @@ export class DPOTrainer {
     if (file !== null && (this.inputs.reducer?.rank ?? 0) === 0) {
       await fs.mkdir(path.dirname(file), { recursive: true });
       const plain = (t: ReferenceTable) => ({ chosen: Array.from(t.chosen), rejected: Array.from(t.rejected) });
-      await fs.writeFile(file, JSON.stringify({ train: plain(this.precomputed.train), eval: plain(this.precomputed.eval) }));
+      await writeFileAtomic(file, JSON.stringify({ train: plain(this.precomputed.train), eval: plain(this.precomputed.eval) }));
     }
   }
 
@@ -245,6 +247,8 @@ export class DPOTrainer {
   }
 
   async train(): Promise<TrainResult> {
+    // the output directory is checked first: a used one is refused, or overwritten, before its cache could be read
+    await this.trainer.prepareOutputDir();
     if (this.precompute && this.precomputed === null) await this.precomputeReferenceLogProbs();
     try {
       return await this.trainer.train();
