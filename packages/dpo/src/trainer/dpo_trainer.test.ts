@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, Tokenizer, createCausalLM, trainByteLevelBpe, type PlainPreferenceRecord } from '@rlhfjs/core';
+import type { ReferencePolicy } from '../reference/reference_policy';
 import { DPOTrainer } from './dpo_trainer';
 
 const records: PlainPreferenceRecord[] = Array.from({ length: 8 }, (_, i) => ({ kind: 'preference', style: 'plain', prompt: `Q${i}?`, chosen: ` ${i}`, rejected: ` ${i + 1}` }));
@@ -15,7 +16,9 @@ describe('DPOTrainer', () => {
     const model = tiny(0);
     expect(() => new DPOTrainer({ model, tokenizer, trainDataset: records })).toThrow(ConfigError);
     expect(() => new DPOTrainer({ model, tokenizer, trainDataset: records, reference: { kind: 'none' } }, { lossType: 'sigmoid' })).toThrow(/need a reference policy/);
-    expect(() => new DPOTrainer({ model, tokenizer, trainDataset: records, reference: { kind: 'adapters-disabled' } })).toThrow(/LoRA adapters/);
+    // a JavaScript caller that leaves out the switch gets a ConfigError naming it, not a TypeError mid-training
+    const noSwitch = { kind: 'adapters-disabled' } as unknown as ReferencePolicy;
+    expect(() => new DPOTrainer({ model, tokenizer, trainDataset: records, reference: noSwitch })).toThrow(/withAdaptersDisabled/);
     expect(() => new DPOTrainer({ model, tokenizer, trainDataset: records, reference: { kind: 'frozen', model } })).toThrow(/separate copy/);
     expect(() => new DPOTrainer({ model, tokenizer, trainDataset: records, reference: { kind: 'none' } }, { lossType: 'simpo' })).not.toThrow();
     model.dispose();
