@@ -1,4 +1,5 @@
 import type { CausalLM, PreferenceRecord } from '@rlhfjs/core';
+import { withAdaptersDisabled } from '@rlhfjs/lora';
 import { DPO_LOSS_TYPES, DPOTrainer, REFERENCE_FREE_DPO_LOSS_TYPES, type DpoLossType, type ReferencePolicy } from '@rlhfjs/dpo';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
 import { savePolicy } from './save_policy';
@@ -41,7 +42,7 @@ export async function runDpo(options: OptionValues, write: (text: string) => voi
     const lora = maybeApplyLora(model, options);
     let reference: ReferencePolicy;
     if (REFERENCE_FREE_DPO_LOSS_TYPES.includes(lossType)) reference = { kind: 'none' };
-    else if (lora) reference = { kind: 'adapters-disabled' };
+    else if (lora) reference = { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) };
     else {
       referenceModel = await loadReferenceCopy(options);
       reference = { kind: 'frozen', model: referenceModel };

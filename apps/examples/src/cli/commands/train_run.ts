@@ -24,7 +24,8 @@ export function loopOptions(options: OptionValues): TrainerOptions {
     saveTotalLimit: numberOption(options, 'saveTotalLimit'),
     outputDir: stringOption(options, 'output') as string,
     resumeFrom: stringOption(options, 'resumeFrom') ?? null,
-    progress: progress === 'auto' ? 'auto' : progress === 'true',
+    // auto: a bar on a terminal, else plain periodic lines (a command line run is watched, or logged to a file)
+    progress: progress !== 'false',
   };
 }
 
