@@ -34,4 +34,22 @@ module.exports = [
       ],
     },
   },
+  {
+    // DESIGN: an algorithm package never imports lora or dist at run time; the caller passes withAdaptersDisabled,
+    // saveModel or a reducer in (lora is only an optional peer, so a static import breaks `npm i @rlhfjs/dpo`).
+    // Tests may use them.
+    files: ['packages/dpo/src/**/*.ts', 'packages/ppo/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: '@rlhfjs/lora', message: 'pass withAdaptersDisabled / saveModel in from the caller (lora is an optional peer)' },
+            { name: '@rlhfjs/dist', message: 'take a GradientReducer from the caller' },
+          ],
+        },
+      ],
+    },
+  },
 ];

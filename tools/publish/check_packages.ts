@@ -1,4 +1,4 @@
-// Publishing check for the @rlhfjs packages (`npx tsx tools/publish/check_packages.ts [--keep-dist] [package…]`).
+// Publishing check for the @rlhfjs packages (`npx tsx tools/publish/check_packages.ts [--keep-dist] [--no-install] [package…]`).
 //
 // For each package, in dependency order (a package's build reads its dependencies' dist/index.d.ts through the
 // workspace symlinks in node_modules/@rlhfjs, since tsconfig.lib.json clears the source `paths`):
@@ -10,6 +10,8 @@
 //            files or names a node builtin or a declared dependency / peer dependency; no absolute paths
 //   load     `require('<package>/dist/index.js')` in a fresh node process
 //   publint  publint 0.3 on the package, errors and warnings fail, suggestions are printed
+// Then, unless --no-install, the README snippets marked `<!-- check:packages install: … -->` run in scratch projects
+// that install the packed tarballs (readme_snippets.ts): at least core + dpo without lora, and with it.
 // Prints a table, then every problem, and exits 1 when there is one. The dist/ folders this run created are
 // removed at the end (they are git-ignored, and a built dist/ changes what workspace code like the rlhfjs-run bin
 // loads) unless --keep-dist is given; a dist/ that was there before is left rebuilt.
@@ -17,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { builtinModules } from 'node:module';
 import * as path from 'node:path';
+import { readReadmeSnippets, runReadmeSnippets, type SnippetResult } from './readme_snippets';
 
 /** Dependency order: each package after every package it imports. */
 const PACKAGE_ORDER = ['core', 'native', 'lora', 'reward', 'dist', 'dpo', 'ppo'] as const;
@@ -366,6 +369,7 @@ function withInternalDependencies(names: readonly PackageDirName[]): Set<Package
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const keepDist = args.includes('--keep-dist');
+  const install = !args.includes('--no-install');
   const requested = args.filter((arg) => !arg.startsWith('--'));
   const unknown = requested.filter((name) => !(PACKAGE_ORDER as readonly string[]).includes(name));
   if (unknown.length > 0) {
@@ -388,12 +392,23 @@ async function main(): Promise<number> {
   const publintApi = await loadPublint();
   const reports: PackageReport[] = [];
   const failedBuilds = new Set<string>();
+  let snippetResults: SnippetResult[] = [];
   try {
     for (const directory of toBuild) {
       const report = await checkPackage(directory, failedBuilds, publintApi);
       if (report.cells.build !== 'ok') failedBuilds.add(report.name);
       if (selected.includes(directory)) reports.push(report);
       process.stderr.write(`checked ${report.name}\n`);
+    }
+    // Snippets whose packages (and their dependencies) were all built in this run.
+    const built = new Set(toBuild.map((name) => `@rlhfjs/${name}`).filter((name) => !failedBuilds.has(name)));
+    const dependenciesOf = (name: string): string[] =>
+      Object.keys(readPackageJson(path.join(REPOSITORY_ROOT, 'packages', name.replace('@rlhfjs/', ''))).dependencies ?? {}).filter((dependency) => dependency.startsWith('@rlhfjs/'));
+    const snippets = install ? readReadmeSnippets(REPOSITORY_ROOT).filter((snippet) => snippet.packages.every((name) => built.has(name))) : [];
+    if (snippets.length > 0) {
+      process.stderr.write(`installing the packed packages for ${snippets.length} README snippet(s)\n`);
+      const packageDirs = new Map(PACKAGE_ORDER.map((name) => [`@rlhfjs/${name}`, path.join(REPOSITORY_ROOT, 'packages', name)]));
+      snippetResults = runReadmeSnippets(snippets, packageDirs, dependenciesOf);
     }
   } finally {
     cleanUp();
@@ -408,6 +423,17 @@ async function main(): Promise<number> {
     for (const problem of report.problems) console.log(`  ✗ ${problem.replace(/\n/g, '\n      ')}`);
     for (const note of report.notes) console.log(`  · ${note}`);
     problemCount += report.problems.length;
+  }
+  if (snippetResults.length > 0) {
+    console.log('\nREADME snippets, installed from the packed tarballs into empty projects:');
+    for (const result of snippetResults) {
+      const where = `${result.snippet.readme}:${result.snippet.line}`;
+      console.log(`  ${result.ok ? 'ok  ' : 'FAIL'} ${where} (npm install ${result.snippet.packages.join(' ')}; ${result.seconds.toFixed(0)} s) ${result.lastLine}`);
+      for (const problem of result.problems) console.log(`    ✗ ${problem.replace(/\n/g, '\n        ')}`);
+      problemCount += result.problems.length;
+    }
+  } else if (install) {
+    console.log('\nno README snippet ran (none marked, or their packages were not built in this run)');
   }
   console.log(problemCount === 0 ? '\nall packages publishable' : `\n${problemCount} problem(s)`);
   return problemCount === 0 ? 0 : 1;

@@ -6,7 +6,7 @@
 // Without modelDir it makes a tiny random Llama so the script runs offline in seconds.
 import { initBackend, loadCausalLM, loadTokenizer, type PreferenceRecord } from '@rlhfjs/core';
 import { DPOTrainer, type DpoMetrics } from '@rlhfjs/dpo';
-import { applyLora } from '@rlhfjs/lora';
+import { applyLora, saveAdapter, withAdaptersDisabled } from '@rlhfjs/lora';
 import { modelDirectory, outputDirectory, parseArguments, taskData } from './example_setup';
 
 function report(label: string, metrics: DpoMetrics): void {
@@ -30,9 +30,17 @@ async function main(): Promise<void> {
   const trainDataset = await taskData<PreferenceRecord>('preference_train');
   const evalDataset = await taskData<PreferenceRecord>('preference_heldout', 32);
 
-  // 3. The reference is the policy with its adapters disabled (`withAdaptersDisabled` inside the trainer).
+  // 3. The reference is the policy with its adapters disabled: the trainer calls the `withAdaptersDisabled` we
+  //    pass (dpo never imports lora itself); `saveModel` makes save() write only the adapter.
   const trainer = new DPOTrainer(
-    { model, tokenizer, trainDataset, evalDataset, reference: { kind: 'adapters-disabled' } },
+    {
+      model,
+      tokenizer,
+      trainDataset,
+      evalDataset,
+      reference: { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) },
+      saveModel: (directory) => saveAdapter(model, directory),
+    },
     { beta: 0.1, lossType: 'sigmoid', maxSteps: args.steps, batchSize: 8, learningRate: 1e-2, lrScheduler: 'constant', maxLength: 64, maxPromptLength: 32, progress: false },
   );
 

@@ -12,6 +12,7 @@ import { QUANTIZE_OPTIONS, runQuantize } from './commands/quantize_command';
 import { REWARD_OPTIONS, runReward } from './commands/reward_command';
 import { runSft, SFT_OPTIONS } from './commands/sft_command';
 import { optionHelp, resolveCommandOptions, type OptionSpec, type OptionValues } from './option_spec';
+import { cliVersionText } from './version';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -80,6 +81,7 @@ export function buildProgram(argv: readonly string[], state: { task: Promise<num
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined });
   program.helpCommand(false);
+  program.version(cliVersionText(), '-V, --version', 'print the versions of the CLI and of the @rlhfjs packages');
   addCommand(program, 'sft', 'supervised fine-tuning on {prompt, completion}, {messages} or {text} JSONL', SFT_OPTIONS, (options, cliIo) => runSft(options, cliIo.stdout), state, argv);
   addCommand(program, 'reward', 'train a reward model on {prompt, chosen, rejected} JSONL', REWARD_OPTIONS, (options, cliIo) => runReward(options, cliIo.stdout), state, argv);
   addCommand(program, 'dpo', 'direct preference optimisation on {prompt, chosen, rejected} JSONL', DPO_OPTIONS, (options, cliIo) => runDpo(options, cliIo.stdout), state, argv);

@@ -203,7 +203,13 @@ describe('rlhfjs CLI', () => {
     expect(ppo.status).toBe(0);
     expect(ppo.stderr).toMatch(/^ppo 1\/1 score=\S+ kl=\S+/m);
     expect(ppo.stdout).toMatch(/^ppo: iterations=1 score=\S+ kl=\S+ policy_loss=\S+ saved=adapter output=.*ppo\n$/);
-    expect(await fs.readdir(ppoDir)).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json']));
+    expect(await fs.readdir(ppoDir)).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json', 'ppo_metrics.jsonl']));
+    // ppo logs its metrics like the other commands: one {stage, step, ...} line per iteration
+    const ppoLog = (await fs.readFile(path.join(ppoDir, 'ppo_metrics.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(ppoLog).toHaveLength(1);
+    expect(ppoLog[0]).toMatchObject({ stage: 'ppo', step: 1 });
+    expect(typeof ppoLog[0]?.['objective/scores']).toBe('number');
+    expect(typeof ppoLog[0]?.['objective/kl']).toBe('number');
   }, 120_000);
 
   it('dpo fine-tunes the whole model against a frozen copy', async () => {

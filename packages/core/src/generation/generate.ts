@@ -10,7 +10,7 @@ export interface GenerationOptions {
   maxNewTokens?: number;
   /** Default true; false is greedy decoding. */
   doSample?: boolean;
-  /** Default 1. */
+  /** Default 1. 0 means greedy decoding (as in HF, vLLM and the OpenAI API); it contradicts `doSample: true`. */
   temperature?: number;
   /** Default 0 (off). */
   topK?: number;
@@ -53,9 +53,12 @@ export interface GenerationOutput {
 export function resolveGenerationConfig(model: CausalLM, options: GenerationOptions = {}): GenerationConfig {
   const problems: string[] = [];
   const eos = model.config.eosTokenId;
+  // temperature 0 is greedy decoding (HF, vLLM, OpenAI); greedy ignores the temperature when scoring tokens.
+  const greedyByTemperature = options.temperature === 0;
+  if (greedyByTemperature && options.doSample === true) problems.push('temperature 0 means greedy decoding, which contradicts doSample: true');
   const config: GenerationConfig = {
     maxNewTokens: options.maxNewTokens ?? 32,
-    doSample: options.doSample ?? true,
+    doSample: options.doSample ?? !greedyByTemperature,
     temperature: options.temperature ?? 1,
     topK: options.topK ?? 0,
     topP: options.topP ?? 1,
@@ -65,7 +68,7 @@ export function resolveGenerationConfig(model: CausalLM, options: GenerationOpti
     useCache: options.useCache ?? true,
   };
   if (!Number.isInteger(config.maxNewTokens) || config.maxNewTokens < 1) problems.push(`maxNewTokens must be a positive integer, got ${config.maxNewTokens}`);
-  if (!(config.temperature > 0)) problems.push(`temperature must be > 0, got ${config.temperature}`);
+  if (!(config.temperature > 0) && !greedyByTemperature) problems.push(`temperature must be > 0 (or 0 for greedy), got ${config.temperature}`);
   if (!Number.isInteger(config.topK) || config.topK < 0) problems.push(`topK must be a non-negative integer, got ${config.topK}`);
   if (!(config.topP > 0 && config.topP <= 1)) problems.push(`topP must be in (0, 1], got ${config.topP}`);
   const vocab = model.config.vocabSize;

@@ -90,7 +90,9 @@ export class Tokenizer {
     return this.tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
   }
 
+  /** Text of the ids; `[]` decodes to `''`, as transformers' `decode([])` does. */
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
         throw new TokenizerError(`Tokenizer.decode: id ${id} is outside the vocabulary of ${this.vocabSize}`);

@@ -53,6 +53,9 @@ export interface LogRecord {
   [metric: string]: number;
 }
 
+/** How often the progress display prints a line when stderr is not a terminal. */
+export const PROGRESS_LINE_INTERVAL_MS = 10_000;
+
 /** Observers of the loop (progress displays, memory probes in tests); they must not change training. */
 export interface TrainerHooks {
   /** Before each optimizer step; `step` is the number of steps already done. */
@@ -130,7 +133,18 @@ export class Trainer<Example> {
     const logFile = config.outputDir === null ? null : path.join(config.outputDir, `${task.name}_metrics.jsonl`);
     if (logFile !== null && reducer.rank === 0) await fs.mkdir(path.dirname(logFile), { recursive: true });
     const showProgress = reducer.rank === 0 && (config.progress === true || (config.progress === 'auto' && process.stderr.isTTY === true));
-    const bar = showProgress ? new SingleBar({ format: `${task.name} [{bar}] {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true }) : null;
+    // On a terminal a bar redrawn in place; otherwise (a log file, CI) a plain line every PROGRESS_LINE_INTERVAL_MS.
+    const onTerminal = process.stderr.isTTY === true;
+    const bar = showProgress
+      ? new SingleBar({
+          format: onTerminal ? `${task.name} [{bar}] {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}` : `${task.name} {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}`,
+          stream: process.stderr,
+          hideCursor: onTerminal,
+          noTTYOutput: true,
+          notTTYSchedule: PROGRESS_LINE_INTERVAL_MS,
+          clearOnComplete: !onTerminal, // no blank line after the last plain line (the bar itself stays on a terminal)
+        })
+      : null;
     bar?.start(total, step, { loss: '-', lr: '-', tps: '-' });
     const history: LogRecord[] = [];
     const evaluations: LogRecord[] = [];

@@ -42,7 +42,10 @@ export interface TrainerOptions {
   overwriteOutputDir?: boolean;
   /** A NaN/infinite loss: throw a TrainingError naming the step (default), or skip the batch. */
   onNonFinite?: 'error' | 'skip';
-  /** Console progress bar: 'auto' (only on a TTY, default), true, false. */
+  /**
+   * Progress on stderr: 'auto' (a bar on a terminal, else nothing; default), true (a bar on a terminal, else a plain
+   * line every 10 s: log files, CI), false.
+   */
   progress?: boolean | 'auto';
 }
 

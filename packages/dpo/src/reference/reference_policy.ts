@@ -1,17 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '@rlhfjs/core';
-import { withAdaptersDisabled } from '@rlhfjs/lora';
 import { concatenatedForward, type ConcatenatedPreferenceBatch } from '../trainer/preference_batch';
 
 /**
  * Where DPO's reference log-probs come from:
  * - `frozen`: a separate copy of the model that is never trained;
- * - `adapters-disabled`: the policy itself with its LoRA adapters switched off (no second copy of the weights);
+ * - `adapters-disabled`: the policy itself with its LoRA adapters switched off (no second copy of the weights); the
+ *   caller passes the switch, `(fn) => withAdaptersDisabled(policy, fn)` from `@rlhfjs/lora`, so that dpo never
+ *   imports lora (an optional peer);
  * - `none`: no reference, for reference-free losses (`simpo`, `orpo`).
  */
 export type ReferencePolicy =
   | { readonly kind: 'frozen'; readonly model: CausalLM }
-  | { readonly kind: 'adapters-disabled' }
+  | { readonly kind: 'adapters-disabled'; readonly withAdaptersDisabled: <T>(fn: () => T) => T }
   | { readonly kind: 'none' };
 
 /** Summed completion log-probs of a batch under the reference, as plain numbers (no gradient). [B] each. */
@@ -33,7 +34,7 @@ export function referenceLogps(reference: ReferencePolicy, policy: CausalLM, bat
     case 'frozen':
       return score(reference.model, batch);
     case 'adapters-disabled':
-      return withAdaptersDisabled(policy, () => score(policy, batch));
+      return reference.withAdaptersDisabled(() => score(policy, batch));
     case 'none':
       return null;
     default: {

@@ -18,7 +18,6 @@ import {
   type TrainResult,
   type TrainerOptions,
 } from '@rlhfjs/core';
-import { loraLayers, saveAdapter } from '@rlhfjs/lora';
 import { dpoLoss } from '../loss/dpo_loss';
 import {
   LENGTH_NORMALISED_DPO_LOSS_TYPES,
@@ -46,8 +45,16 @@ export interface DPOInputs {
   tokenizer: Tokenizer;
   trainDataset: readonly PreferenceRecord[];
   evalDataset?: readonly PreferenceRecord[];
-  /** Default `{kind: 'adapters-disabled'}` when the model has LoRA adapters; required otherwise. */
+  /**
+   * Required: `{kind: 'frozen', model}`, `{kind: 'adapters-disabled', withAdaptersDisabled: (fn) =>
+   * withAdaptersDisabled(model, fn)}` with LoRA (from `@rlhfjs/lora`), or `{kind: 'none'}` for simpo/orpo.
+   */
   reference?: ReferencePolicy;
+  /**
+   * How `save()` writes the policy: default the whole model in HF format (`saveCausalLM`); with LoRA pass
+   * `(directory) => saveAdapter(model, directory)` from `@rlhfjs/lora` to write only the PEFT adapter.
+   */
+  saveModel?: (directory: string) => Promise<void>;
   reducer?: GradientReducer;
 }
 
@@ -108,20 +115,27 @@ export class DPOTrainer {
     const lossOptions: DpoLossOptions = { lossType, beta, labelSmoothing, referenceFree, simpoGamma, gamma, rpoAlpha, orpoLambda, discopopTau };
     this.lossConfig = resolveDpoLossConfig(Object.fromEntries(Object.entries(lossOptions).filter(([, value]) => value !== undefined)) as DpoLossOptions);
     const trainerConfig = resolveTrainerConfig(trainerOptions, 'DPOTrainer');
-    const hasAdapters = loraLayers(inputs.model).size > 0;
-    const reference: ReferencePolicy | undefined = inputs.reference ?? (hasAdapters ? { kind: 'adapters-disabled' } : undefined);
+    const reference: ReferencePolicy | undefined = inputs.reference;
     const types = this.lossConfig.terms.map((term) => term.type);
     this.usesReference = !this.lossConfig.referenceFree && types.some((type) => !REFERENCE_FREE_DPO_LOSS_TYPES.includes(type));
     this.needsLengths = types.some((type) => LENGTH_NORMALISED_DPO_LOSS_TYPES.includes(type));
     const problems: string[] = [];
     if (inputs.trainDataset.length === 0) problems.push('trainDataset is empty');
-    if (reference === undefined) problems.push("reference is required: {kind: 'frozen', model}, {kind: 'adapters-disabled'} (LoRA) or {kind: 'none'} (simpo/orpo)");
+    if (reference === undefined) problems.push("reference is required: {kind: 'frozen', model}, {kind: 'adapters-disabled', withAdaptersDisabled} (LoRA) or {kind: 'none'} (simpo/orpo)");
     if (reference?.kind === 'none' && this.usesReference) problems.push(`loss types ${types.join(', ')} need a reference policy, but reference is 'none' (set referenceFree, or use simpo/orpo)`);
-    if (reference?.kind === 'adapters-disabled' && !hasAdapters) problems.push("reference 'adapters-disabled' needs a model with LoRA adapters (applyLora from @rlhfjs/lora)");
+    if (reference?.kind === 'adapters-disabled' && typeof (reference as { withAdaptersDisabled?: unknown }).withAdaptersDisabled !== 'function') {
+      problems.push("reference 'adapters-disabled' needs withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) from @rlhfjs/lora (the model with LoRA adapters)");
+    }
+    if (inputs.saveModel !== undefined && typeof inputs.saveModel !== 'function') problems.push(`saveModel must be a function, got ${typeof inputs.saveModel}`);
     if (reference?.kind === 'frozen' && reference.model === inputs.model) problems.push("reference 'frozen' must be a separate copy of the model, not the policy itself");
     if (evalBatchSize !== undefined && !(Number.isInteger(evalBatchSize) && evalBatchSize > 0)) problems.push(`evalBatchSize must be a positive integer, got ${evalBatchSize}`);
     const parameters = inputs.model.trainableParameters();
     if (parameters.size === 0) problems.push('the model has no trainable parameters');
+    const wrapped = inputs.model.linearNames().find((name) => inputs.model.linear(name).kind !== 'linear');
+    if (inputs.saveModel === undefined && wrapped !== undefined && trainerConfig.saveEvery > 0) {
+      // checkpoint-N/ holds the model (save()); the default saveCausalLM cannot write LoRA or 4-bit layers
+      problems.push(`checkpoints (saveEvery ${trainerConfig.saveEvery}) of a model with ${inputs.model.linear(wrapped).kind} layers (${wrapped}, …) need saveModel, e.g. (directory) => saveAdapter(model, directory) from @rlhfjs/lora`);
+    }
     if (problems.length > 0) throw new ConfigError('DPOTrainer', problems);
     this.inputs = inputs;
     this.reference = reference as ReferencePolicy;
@@ -257,9 +271,9 @@ export class DPOTrainer {
     }
   }
 
-  /** The adapter (PEFT format) when the model has LoRA adapters, else the whole model in HF format; the tokenizer beside it. */
+  /** The policy as `saveModel` writes it (default the whole model in HF format), the tokenizer beside it. */
   async save(directory: string): Promise<void> {
-    if (loraLayers(this.inputs.model).size > 0) await saveAdapter(this.inputs.model, directory);
+    if (this.inputs.saveModel !== undefined) await this.inputs.saveModel(directory);
     else await saveCausalLM(this.inputs.model, directory);
     await this.inputs.tokenizer.save(directory);
   }

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CheckpointError, Tokenizer, createCausalLM, loadCausalLM, modelStateDict, trainByteLevelBpe, type PlainPreferenceRecord } from '@rlhfjs/core';
+import { applyLora, saveAdapter, withAdaptersDisabled } from '@rlhfjs/lora';
+import { CheckpointError, ConfigError, Tokenizer, createCausalLM, loadCausalLM, modelStateDict, trainByteLevelBpe, type PlainPreferenceRecord } from '@rlhfjs/core';
 import { DPOTrainer, REFERENCE_LOGPS_CACHE_FILE } from '../../src/index';
 
 const records: PlainPreferenceRecord[] = Array.from({ length: 8 }, (_, i) => ({ kind: 'preference', style: 'plain', prompt: `What is ${i} + 1?`, chosen: ` ${i + 1}`, rejected: ` ${i + 3}` }));
@@ -50,5 +51,20 @@ describe('DPOTrainer output directory', () => {
     const actual = modelStateDict(loaded);
     for (const [name, entry] of expected) expect(actual.get(name)?.data).toEqual(entry.data);
     for (const disposable of [refused, trainer, loaded, model, reference]) disposable.dispose();
+  }, 60_000);
+
+  it('LoRA: checkpoints need saveModel (a ConfigError up front, not a failure at the first save); with it checkpoint-N/ holds the adapter', async () => {
+    const model = tinyModel();
+    applyLora(model, { r: 2, targetModules: ['c_attn'] });
+    const reference = { kind: 'adapters-disabled' as const, withAdaptersDisabled: <T>(fn: () => T) => withAdaptersDisabled(model, fn) };
+    const loraDir = path.join(outputDir, 'lora');
+    const inputs = { model, tokenizer, trainDataset: records, reference };
+    expect(() => new DPOTrainer(inputs, { ...options, outputDir: loraDir, saveEvery: 1 })).toThrow(ConfigError);
+    expect(() => new DPOTrainer(inputs, { ...options, outputDir: loraDir, saveEvery: 1 })).toThrow(/need saveModel/);
+    const trainer = new DPOTrainer({ ...inputs, saveModel: (directory) => saveAdapter(model, directory) }, { ...options, outputDir: loraDir, saveEvery: 1 });
+    await trainer.train();
+    expect((await fs.readdir(path.join(loraDir, 'checkpoint-1'))).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'parameters.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json']);
+    trainer.dispose();
+    model.dispose();
   }, 60_000);
 });

@@ -3,7 +3,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Tokenizer, createCausalLM, createRng, trainByteLevelBpe, type CausalLM, type PlainPreferenceRecord } from '@rlhfjs/core';
-import { applyLora } from '@rlhfjs/lora';
+import { applyLora, saveAdapter, withAdaptersDisabled } from '@rlhfjs/lora';
 import type { TrainerTask } from '@rlhfjs/core';
 import { DPOTrainer, REFERENCE_LOGPS_CACHE_FILE, type DpoExample } from '../../src/index';
 
@@ -114,7 +114,13 @@ describe('DPOTrainer', () => {
       const referenceModel = useCopy ? tinyModel(4) : null;
       applyLora(model, { r: 4, alpha: 8, targetModules: ['c_attn'], seed: 1 });
       const trainer = new DPOTrainer(
-        { model, tokenizer, trainDataset: train.slice(0, 8), reference: referenceModel === null ? { kind: 'adapters-disabled' } : { kind: 'frozen', model: referenceModel } },
+        {
+          model,
+          tokenizer,
+          trainDataset: train.slice(0, 8),
+          reference: referenceModel === null ? { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) } : { kind: 'frozen', model: referenceModel },
+          saveModel: (outputDir) => saveAdapter(model, outputDir),
+        },
         { ...base, batchSize: 4, maxSteps: 2, learningRate: 1e-2 },
       );
       let bytes = 0;

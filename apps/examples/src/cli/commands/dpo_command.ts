@@ -1,4 +1,5 @@
 import type { CausalLM, PreferenceRecord } from '@rlhfjs/core';
+import { saveAdapter, withAdaptersDisabled } from '@rlhfjs/lora';
 import { DPO_LOSS_TYPES, DPOTrainer, REFERENCE_FREE_DPO_LOSS_TYPES, type DpoLossType, type ReferencePolicy } from '@rlhfjs/dpo';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
 import { savePolicy } from './save_policy';
@@ -41,14 +42,15 @@ export async function runDpo(options: OptionValues, write: (text: string) => voi
     const lora = maybeApplyLora(model, options);
     let reference: ReferencePolicy;
     if (REFERENCE_FREE_DPO_LOSS_TYPES.includes(lossType)) reference = { kind: 'none' };
-    else if (lora) reference = { kind: 'adapters-disabled' };
+    else if (lora) reference = { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) };
     else {
       referenceModel = await loadReferenceCopy(options);
       reference = { kind: 'frozen', model: referenceModel };
     }
     await withReducer(async (reducer) => {
       const trainer = new DPOTrainer(
-        { model, tokenizer, trainDataset, ...(evalDataset === undefined ? {} : { evalDataset }), reference, reducer },
+        // checkpoint-N/ holds what savePolicy writes: the adapter under --lora-r, else the whole model
+        { model, tokenizer, trainDataset, ...(evalDataset === undefined ? {} : { evalDataset }), reference, reducer, ...(lora ? { saveModel: (directory: string) => saveAdapter(model, directory) } : {}) },
         {
           ...loopOptions(options),
           beta: options['beta'] as number,

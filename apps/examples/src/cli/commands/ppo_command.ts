@@ -6,13 +6,14 @@ import { loadRewardModel, rewardFnFromModel, type RewardModel } from '@rlhfjs/re
 import { goldScore } from '../../task/gold_score';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
 import { readPrompts } from '../read_prompts';
+import { appendMetricsRecord } from './metrics_log';
 import { savePolicy } from './save_policy';
 import { CONFIG_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource, loadReferenceCopy, loadStartModel, maybeApplyLora } from './start_model';
 import { lastMetric, summaryLine, withReducer } from './train_run';
 
 export const PPO_OPTIONS: readonly OptionSpec[] = [
-  ...modelAndDataOptions('prompts: JSONL with a string "prompt" field, or text with one prompt a line', 'where the policy (or adapter), tokenizer and checkpoints are written'),
+  ...modelAndDataOptions('prompts: JSONL with a string "prompt" field, or text with one prompt a line', 'where the policy (or adapter), tokenizer, checkpoints and ppo_metrics.jsonl are written'),
   { key: 'rewardModel', flag: '--reward-model <dir>', description: 'reward model directory (from rlhfjs reward), or "gold" for the built-in task scorer', kind: 'path', required: true },
   { key: 'iterations', flag: '--iterations <n>', description: 'PPO iterations (rollouts → advantages → updates)', kind: 'integer', defaultValue: 10, min: 1 },
   { key: 'batchSize', flag: '--batch-size <n>', description: 'prompts rolled out per iteration (per process)', kind: 'integer', defaultValue: 8, min: 1 },
@@ -117,11 +118,13 @@ export async function runPpo(options: OptionValues, write: (text: string) => voi
           const metrics = await trainer.step();
           const done = trainer.completedIterations;
           if (reducer.rank !== 0) continue;
+          await appendMetricsRecord(output, 'ppo', { step: done, ...metrics });
           log(`ppo ${done}/${total} score=${(metrics['objective/scores'] ?? Number.NaN).toFixed(4)} kl=${(metrics['objective/kl'] ?? Number.NaN).toFixed(4)} policy_loss=${(metrics['loss/policy_avg'] ?? Number.NaN).toFixed(4)}\n`);
           if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(path.join(output, `checkpoint-${done}`));
         }
         const evalScore = evalPrompts === undefined ? null : await trainer.evaluate();
         if (reducer.rank !== 0) return;
+        if (evalScore !== null) await appendMetricsRecord(output, 'ppo', { step: trainer.completedIterations, 'eval/score': evalScore });
         const saved = await savePolicy(model, tokenizer, output, lora);
         write(
           summaryLine('ppo', {

@@ -1,5 +1,6 @@
 import { SFTTrainer, type SftRecord } from '@rlhfjs/core';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
+import { checkQuantizeOption, maybeQuantize, QUANTIZE_OPTION } from './qlora_option';
 import { policyWriter, savePolicy } from './save_policy';
 import { CONFIG_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource, loadStartModel, maybeApplyLora } from './start_model';
@@ -13,13 +14,15 @@ export const SFT_OPTIONS: readonly OptionSpec[] = [
   { key: 'packing', flag: '--packing', description: 'pack short examples into rows of --max-length', kind: 'boolean', defaultValue: false },
   { key: 'gradientCheckpointing', flag: '--gradient-checkpointing', description: "recompute each block's activations in the backward pass", kind: 'boolean', defaultValue: false },
   ...LORA_OPTIONS,
+  QUANTIZE_OPTION,
   NPROC_OPTION,
   CONFIG_OPTION,
 ];
 
-/** `rlhfjs sft`: supervised fine-tuning with core's SFTTrainer. */
+/** `rlhfjs sft`: supervised fine-tuning with core's SFTTrainer (full, LoRA with `--lora-r`, QLoRA with `--quantize`). */
 export async function runSft(options: OptionValues, write: (text: string) => void): Promise<void> {
   checkModelSource('sft', options);
+  checkQuantizeOption('sft', options);
   const formats = ['prompt_completion', 'conversational', 'language_modeling'] as const;
   const trainDataset = (await loadRecords(stringOption(options, 'train') as string, formats, '--train')) as readonly SftRecord[];
   const evalFile = stringOption(options, 'eval');
@@ -27,6 +30,7 @@ export async function runSft(options: OptionValues, write: (text: string) => voi
   const output = stringOption(options, 'output') as string;
   const { model, tokenizer } = await loadStartModel(options);
   try {
+    const quantized = maybeQuantize(model, options);
     const lora = maybeApplyLora(model, options);
     await withReducer(async (reducer) => {
       const trainer = new SFTTrainer(
@@ -44,7 +48,7 @@ export async function runSft(options: OptionValues, write: (text: string) => voi
         if (reducer.rank !== 0) return;
         const saved = await savePolicy(model, tokenizer, output, lora);
         const evalLoss = lastMetric(result.evaluations, 'eval/loss');
-        write(summaryLine('sft', { steps: result.steps, loss: lastMetric(result.history, 'loss'), ...(evalLoss === null ? {} : { eval_loss: evalLoss }), saved, output }));
+        write(summaryLine('sft', { steps: result.steps, loss: lastMetric(result.history, 'loss'), ...(evalLoss === null ? {} : { eval_loss: evalLoss }), ...(quantized === null ? {} : { quantize: quantized }), saved, output }));
       } finally {
         trainer.dispose();
       }

@@ -6,7 +6,7 @@ export const GENERATION_OPTIONS: readonly OptionSpec[] = [
   { key: 'tokenizer', flag: '--tokenizer <dir>', description: 'tokenizer directory (tokenizer.json, tokenizer_config.json); defaults to the model directory', kind: 'path' },
   { key: 'maxNewTokens', flag: '--max-new-tokens <n>', description: 'tokens to generate at most', kind: 'integer', defaultValue: 24, min: 1 },
   { key: 'doSample', flag: '--do-sample', description: 'sample instead of greedy decoding', kind: 'boolean', defaultValue: false },
-  { key: 'temperature', flag: '--temperature <t>', description: 'sampling temperature', kind: 'number', defaultValue: 1, greaterThan: 0 },
+  { key: 'temperature', flag: '--temperature <t>', description: 'sampling temperature (0: greedy decoding)', kind: 'number', defaultValue: 1, min: 0 },
   { key: 'topK', flag: '--top-k <k>', description: 'sample from the k most likely tokens (0: off)', kind: 'integer', defaultValue: 0, min: 0 },
   { key: 'topP', flag: '--top-p <p>', description: 'nucleus sampling mass (1: off)', kind: 'number', defaultValue: 1, greaterThan: 0, max: 1 },
   { key: 'seed', flag: '--seed <n>', description: 'random seed', kind: 'integer', defaultValue: 0 },
@@ -50,7 +50,7 @@ export const LOOP_OPTIONS: readonly OptionSpec[] = [
   { key: 'saveTotalLimit', flag: '--save-total-limit <n>', description: 'checkpoints kept', kind: 'integer', defaultValue: 2, min: 1 },
   { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory, or "latest" under --output (an error when there is none)', kind: 'path' },
   { key: 'overwrite', flag: '--overwrite', description: 'replace the run already in --output (its checkpoints and metrics log) instead of refusing to start', kind: 'boolean', defaultValue: false },
-  { key: 'progress', flag: '--progress <when>', description: 'progress bar on stderr', kind: 'string', defaultValue: 'auto', choices: ['auto', 'true', 'false'] },
+  { key: 'progress', flag: '--progress <when>', description: 'progress on stderr: a bar on a terminal, else a plain line every 10 s (auto and true), or none (false)', kind: 'string', defaultValue: 'auto', choices: ['auto', 'true', 'false'] },
 ];
 
 export const NPROC_OPTION: OptionSpec = {

@@ -23,7 +23,8 @@ export function loopOptions(options: OptionValues): TrainerOptions {
     outputDir: stringOption(options, 'output') as string,
     resumeFrom: stringOption(options, 'resumeFrom') ?? null,
     overwriteOutputDir: options['overwrite'] === true,
-    progress: progress === 'auto' ? 'auto' : progress === 'true',
+    // auto: a bar on a terminal, else plain periodic lines (a command line run is watched, or logged to a file)
+    progress: progress !== 'false',
   };
 }
 
