@@ -5,6 +5,8 @@ import * as path from 'path';
 import type { ChatMessage } from '../data/chat_message';
 import type { PaddingSide } from '../data/collate';
 import { TokenizerError } from '../errors/errors';
+import { renderBoundedTemplate, resolveTemplateLimitConfig, type TemplateLimitOptions } from './bounded_template';
+import { validateTokenizerConfig } from './validate_tokenizer_config';
 
 
 export interface BatchEncodeOptions {
@@ -46,10 +48,14 @@ export class Tokenizer {
   private readonly tokenizer: HfTokenizer;
   private readonly specialTokens: Readonly<Record<string, string>>;
   private readonly compiledTemplate: Template | null;
+  /** Names the template in errors. */
+  private readonly chatTemplateName: string;
   /** The two files as read, so `save` writes them back unchanged. */
   readonly files: { readonly tokenizer: unknown; readonly config: Readonly<Record<string, unknown>> };
 
   constructor(tokenizerJson: unknown, config: Record<string, unknown>, source = 'tokenizer') {
+    validateTokenizerConfig(config, `${source}/tokenizer_config.json`);
+    this.chatTemplateName = `${source}/tokenizer_config.json (chat_template)`;
     try {
       this.tokenizer = new HfTokenizer(tokenizerJson as object, config);
     } catch (error) {
@@ -69,7 +75,7 @@ export class Tokenizer {
     if (pad === null) throw new TokenizerError(`Tokenizer: ${source} has neither a pad_token nor an eos_token to pad with`);
     this.padTokenId = pad;
     this.vocabSize = this.tokenizer.get_vocab(true).size;
-    this.paddingSide = config['padding_side'] === 'left' ? 'left' : 'right';
+    this.paddingSide = config['padding_side'] === 'left' ? 'left' : 'right'; // validated above
     const special: Record<string, string> = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
       const content = tokenContent(config[key]);
@@ -108,16 +114,21 @@ export class Tokenizer {
     return padSequences(sequences, this.padTokenId, side, options.padToMultipleOf);
   }
 
-  /** Renders messages with the config's `chat_template` (jinja), as transformers' `apply_chat_template(tokenize=False)`. */
-  applyChatTemplate(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+  /**
+   * Renders messages with the config's `chat_template` (jinja), as transformers' `apply_chat_template(tokenize=False)`,
+   * under `limits` (steps and output size); any failure, `raise_exception` included, is a TokenizerError naming the
+   * template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean; limits?: TemplateLimitOptions } = {}): string {
     if (this.compiledTemplate === null) {
       throw new TokenizerError('Tokenizer.applyChatTemplate: tokenizer_config.json has no chat_template');
     }
-    return this.compiledTemplate.render({
+    const context = {
       messages: messages.map((message) => ({ role: message.role, content: message.content })),
       add_generation_prompt: options.addGenerationPrompt ?? false,
       ...this.specialTokens,
-    });
+    };
+    return renderBoundedTemplate(this.compiledTemplate, context, this.chatTemplateName, resolveTemplateLimitConfig(options.limits));
   }
 
   /** Writes `tokenizer.json` and `tokenizer_config.json` into a directory. */
