@@ -47,9 +47,20 @@ describe('chat templates under limits', () => {
     expect(renderError('{% for i in range(100) %}{{ i }}{% endfor %}', { maxSteps: 50 }).message).toMatch(/maxSteps = 50\b/);
   });
 
+  it('counts the iterations of loops with empty bodies', () => {
+    const error = renderError('{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}{% endfor %}{% endfor %}{% endfor %}', { maxSteps: 20000 });
+    expect(error.message).toMatch(/passed maxSteps = 20000 /);
+  });
+
+  it('refuses a division by zero instead of rendering Infinity', () => {
+    expect(renderError('{{ 1 // 0 }}').message).toMatch(/arithmetic gave (Infinity|NaN)/);
+  });
+
   it('stops a string that doubles in a loop at maxOutputChars', () => {
     const error = renderError('{% set ns = namespace(s="x") %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}', { maxOutputChars: 1 << 20 });
     expect(error.message).toMatch(/passed maxOutputChars = 1048576/);
+    const list = renderError('{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}{% endfor %}', { maxOutputChars: 1 << 20 });
+    expect(list.message).toMatch(/a list of 2097152 elements passed maxOutputChars/);
   });
 
   it('turns raise_exception into a TokenizerError carrying the message', () => {

@@ -9,7 +9,7 @@ import { ConfigError, TokenizerError } from '../errors/errors';
 export interface TemplateLimitOptions {
   /** Most expression and statement evaluations in one rendering; default 500,000 (about 15,000 messages of a ChatML template; a runaway loop stops within seconds). */
   readonly maxSteps?: number;
-  /** Longest string any step may produce, the output included, in UTF-16 code units; default 16 Mi. */
+  /** Longest string (in UTF-16 code units) or list any step may produce, the output included; default 16 Mi. */
   readonly maxOutputChars?: number;
 }
 
@@ -62,16 +62,35 @@ export function renderBoundedTemplate(
 
   const interpreter = new Interpreter(environment);
   // The interpreter calls `this.evaluate` for every statement and expression, loops and macro calls included, so
-  // an own-property wrapper sees every step without touching the library's prototype.
+  // an own-property wrapper sees every step without touching the library's prototype. A loop costs one step per
+  // element of its iterable (so loops with empty bodies are counted too).
   const instance = interpreter as unknown as { evaluate: Evaluate };
   const evaluate = instance.evaluate.bind(interpreter);
+  const loopIterables = new WeakSet<object>();
   let steps = 0;
-  instance.evaluate = (statement, scope) => {
-    steps += 1;
+  const spend = (count: number): void => {
+    steps += count;
     if (steps > limits.maxSteps) throw new TemplateStop(`rendering passed maxSteps = ${limits.maxSteps} evaluation steps (a loop too long?)`);
+  };
+  instance.evaluate = (statement, scope) => {
+    spend(1);
+    const node = statement as { type?: string; iterable?: { type?: string; lhs?: object } } | null;
+    if (node?.type === 'For' && node.iterable !== undefined) {
+      loopIterables.add(node.iterable.type === 'SelectExpression' && node.iterable.lhs !== undefined ? node.iterable.lhs : node.iterable);
+    }
     const value = evaluate(statement, scope);
-    if (typeof value.value === 'string' && value.value.length > limits.maxOutputChars) {
-      throw new TemplateStop(`a string of ${value.value.length} characters passed maxOutputChars = ${limits.maxOutputChars}`);
+    const payload = value.value;
+    if (typeof payload === 'string' && payload.length > limits.maxOutputChars) {
+      throw new TemplateStop(`a string of ${payload.length} characters passed maxOutputChars = ${limits.maxOutputChars}`);
+    }
+    if (Array.isArray(payload) && payload.length > limits.maxOutputChars) {
+      throw new TemplateStop(`a list of ${payload.length} elements passed maxOutputChars = ${limits.maxOutputChars}`);
+    }
+    if (typeof payload === 'number' && !Number.isFinite(payload)) {
+      throw new TemplateStop(`arithmetic gave ${payload} (a division by zero or an overflow)`);
+    }
+    if (typeof statement === 'object' && statement !== null && loopIterables.has(statement)) {
+      spend(Array.isArray(payload) ? payload.length : payload instanceof Map ? payload.size : 0);
     }
     return value;
   };
