@@ -14,6 +14,8 @@ export interface RunAreaOptions {
   readonly timeoutMs: number;
   /** Heap limit of each child, so a case that allocates without bound is a crash, not a machine out of memory. */
   readonly maxOldSpaceMb: number;
+  /** The module (absolute path) whose `AREAS` the child looks the area up in; default `areas/index.ts`. */
+  readonly areasModule?: string;
 }
 
 export interface AreaSummary {
@@ -24,6 +26,8 @@ export interface AreaSummary {
 }
 
 const WORKER = join(__dirname, 'worker.ts');
+const STARTUP_TIMEOUT_MS = 120_000;
+const DEFAULT_AREAS_MODULE = join(__dirname, 'areas', 'index.ts');
 
 /**
  * Runs the cases of one area in child processes, one case at a time: a child runs cases until one hangs (it is
@@ -63,7 +67,7 @@ function runChild(area: HostileArea, cases: readonly HostileCase[], start: numbe
     const results: CaseResult[] = [];
     const child = spawn(
       process.execPath,
-      [`--max-old-space-size=${options.maxOldSpaceMb}`, '--stack-size=984', '--import', 'tsx', WORKER, area.name, String(options.seed), String(start), String(end), scratch],
+      [`--max-old-space-size=${options.maxOldSpaceMb}`, '--stack-size=984', '--import', 'tsx', WORKER, options.areasModule ?? DEFAULT_AREAS_MODULE, area.name, String(options.seed), String(start), String(end), scratch],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } },
     );
     let current: number | null = null;
@@ -71,12 +75,12 @@ function runChild(area: HostileArea, cases: readonly HostileCase[], start: numbe
     let hung = false;
     let stderr = '';
     let pending = '';
-    const arm = (): void => {
+    const arm = (milliseconds: number): void => {
       if (timer !== null) clearTimeout(timer);
       timer = setTimeout(() => {
         hung = true;
         child.kill('SIGKILL');
-      }, options.timeoutMs);
+      }, milliseconds);
     };
     const record = (index: number, outcome: CaseOutcome, detail: string): void => {
       const hostileCase = cases[index] as HostileCase;
@@ -98,7 +102,7 @@ function runChild(area: HostileArea, cases: readonly HostileCase[], start: numbe
         const message = JSON.parse(line.slice(REPORT_PREFIX.length)) as { event: 'start' | 'done'; index: number; outcome?: CaseOutcome; detail?: string };
         if (message.event === 'start') {
           current = message.index;
-          arm();
+          arm(options.timeoutMs);
         } else {
           record(message.index, message.outcome as CaseOutcome, message.detail ?? '');
           current = null;
@@ -109,7 +113,8 @@ function runChild(area: HostileArea, cases: readonly HostileCase[], start: numbe
     child.stderr.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-2000);
     });
-    arm(); // also bounds the child's start-up
+    // Start-up (compiling the TypeScript, loading tfjs) may be slow on a loaded machine; it gets its own bound.
+    arm(Math.max(STARTUP_TIMEOUT_MS, options.timeoutMs));
     child.on('close', (code, signal) => {
       if (timer !== null) clearTimeout(timer);
       if (current !== null) {

@@ -1,14 +1,16 @@
 // Child process of the hostile-input suite: runs cases [start, end) of one area, one after the other, and reports
 // each on stdout as a line `@@hostile {json}` — `start` before it runs (so the parent can time it out and blame it
-// for a crash), `done` with the outcome after. Usage: worker.ts <area> <seed> <start> <end> <scratch directory>.
+// for a crash), `done` with the outcome after.
+// Usage: worker.ts <areas module> <area> <seed> <start> <end> <scratch directory>; the module exports `AREAS`.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RlhfError } from '@rlhfjs/core';
-import { AREAS } from './areas';
+import type { HostileArea } from './hostile_area';
 import { REPORT_PREFIX, type CaseOutcome } from './hostile_area';
 
 async function main(): Promise<void> {
-  const [areaName, seedText, startText, endText, scratch] = process.argv.slice(2);
+  const [areasModule, areaName, seedText, startText, endText, scratch] = process.argv.slice(2);
+  const { AREAS } = (await import(areasModule as string)) as { AREAS: readonly HostileArea[] };
   const area = AREAS.find((candidate) => candidate.name === areaName);
   if (area === undefined || scratch === undefined) throw new Error(`worker: unknown area ${String(areaName)} or missing arguments`);
   const cases = area.cases(Number(seedText));

@@ -7,6 +7,7 @@ import type { PaddingSide } from '../data/collate';
 import { TokenizerError } from '../errors/errors';
 import { renderBoundedTemplate, resolveTemplateLimitConfig, type TemplateLimitOptions } from './bounded_template';
 import { validateTokenizerConfig } from './validate_tokenizer_config';
+import { validateTokenizerJson } from './validate_tokenizer_json';
 
 
 export interface BatchEncodeOptions {
@@ -54,6 +55,7 @@ export class Tokenizer {
   readonly files: { readonly tokenizer: unknown; readonly config: Readonly<Record<string, unknown>> };
 
   constructor(tokenizerJson: unknown, config: Record<string, unknown>, source = 'tokenizer') {
+    validateTokenizerJson(tokenizerJson, `${source}/tokenizer.json`);
     validateTokenizerConfig(config, `${source}/tokenizer_config.json`);
     this.chatTemplateName = `${source}/tokenizer_config.json (chat_template)`;
     try {
@@ -74,8 +76,19 @@ export class Tokenizer {
     const pad = idOf('pad_token') ?? this.eosTokenId;
     if (pad === null) throw new TokenizerError(`Tokenizer: ${source} has neither a pad_token nor an eos_token to pad with`);
     this.padTokenId = pad;
-    this.vocabSize = this.tokenizer.get_vocab(true).size;
-    this.paddingSide = config['padding_side'] === 'left' ? 'left' : 'right'; // validated above
+    const vocabulary = this.tokenizer.get_vocab(true);
+    this.vocabSize = vocabulary.size;
+    // Ids must run from 0 without large holes (added tokens may extend the vocabulary): a model sized from the
+    // vocabulary could not embed an id of 2^40.
+    const addedIds = ((tokenizerJson as { added_tokens?: Array<{ id: number }> }).added_tokens ?? []).map((token) => token.id);
+    let largest = -1;
+    for (const id of [...vocabulary.values(), ...addedIds]) largest = Math.max(largest, id);
+    const limit = this.vocabSize + addedIds.length;
+    if (largest >= limit) {
+      throw new TokenizerError(
+        `Tokenizer: ${source}/tokenizer.json has ${this.vocabSize} tokens and ${addedIds.length} added tokens but an id of ${largest}; ids must be below ${limit}`,
+      );
+    }
     const special: Record<string, string> = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
       const content = tokenContent(config[key]);

@@ -56,3 +56,22 @@ describe('validateTokenizerConfig', () => {
     await expect(loadTokenizer(directory)).rejects.toThrow(`${directory}/tokenizer_config.json: expected a JSON object, got "just a string"`);
   });
 });
+
+describe('validateTokenizerJson (through the Tokenizer constructor)', () => {
+  const config = { eos_token: '<|endoftext|>' };
+  const model = json['model'] as Record<string, unknown>;
+  const withModel = (patch: Record<string, unknown>): unknown => ({ ...json, model: { ...model, ...patch } });
+
+  it('refuses an unknown model type, bad vocabulary ids and bad added tokens, naming file and key', () => {
+    expect(() => new Tokenizer(withModel({ type: 'Nonsense' }), config, 'm')).toThrow('m/tokenizer.json: key "model.type" must be one of BPE, WordPiece, WordLevel, Unigram, got "Nonsense"');
+    expect(() => new Tokenizer(withModel({ vocab: { a: '0' } }), config, 'm')).toThrow(/key "model.vocab" maps "a" to "0"/);
+    expect(() => new Tokenizer(withModel({ vocab: ['a'] }), config, 'm')).toThrow(/key "model.vocab" must be an object/);
+    expect(() => new Tokenizer({ ...json, added_tokens: [{ id: -1, content: 'x' }] }, config, 'm')).toThrow(/key "added_tokens\[0\]"/);
+    expect(() => new Tokenizer([], config, 'm')).toThrow(TokenizerError);
+  });
+
+  it('refuses ids past the vocabulary size', () => {
+    const added = [...(json['added_tokens'] as unknown[]), { id: 2 ** 40, content: '<x>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }];
+    expect(() => new Tokenizer({ ...json, added_tokens: added }, config, 'm')).toThrow(/m\/tokenizer.json has \d+ tokens and \d+ added tokens but an id of 1099511627776/);
+  });
+});
