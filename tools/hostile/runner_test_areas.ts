@@ -1,9 +1,9 @@
-import type { HostileArea } from './hostile_area';
+import type { HostileArea, HostileCase } from './hostile_area';
 
 /** Areas whose cases misbehave on purpose, to test that the runner tells each kind of failure apart. */
 const misbehaving: HostileArea = {
   name: 'misbehaving',
-  cases: () => [
+  cases: (): HostileCase[] => [
     { name: 'refused with a typed error', expect: 'refuse', files: { 'a.txt': 'x' } },
     { name: 'spins for ever', expect: 'refuse', files: {} },
     { name: 'throws a TypeError', expect: 'refuse', files: {} },

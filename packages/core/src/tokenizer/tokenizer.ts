@@ -89,6 +89,7 @@ export class Tokenizer {
         `Tokenizer: ${source}/tokenizer.json has ${this.vocabSize} tokens and ${addedIds.length} added tokens but an id of ${largest}; ids must be below ${limit}`,
       );
     }
+    this.paddingSide = config['padding_side'] === 'left' ? 'left' : 'right'; // validated above
     const special: Record<string, string> = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
       const content = tokenContent(config[key]);
