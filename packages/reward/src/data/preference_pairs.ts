@@ -1,4 +1,4 @@
-import { ConfigError, DataError, padSequences, type ChatMessage, type PaddingSide } from '@rlhfjs/core';
+import { collatePreferencePairs, ConfigError, DataError, type ChatMessage, type CollatedPreferencePairs, type PaddingSide } from '@rlhfjs/core';
 
 /** Plain text, or chat messages rendered with the tokenizer's chat template. */
 export type PreferenceText = string | readonly ChatMessage[];
@@ -100,18 +100,10 @@ function encodeSide(prompt: PreferenceText | undefined, completion: PreferenceTe
   return tokenizer.encode(tokenizer.applyChatTemplate(messages), { addSpecialTokens: false });
 }
 
-export interface PreferenceBatch {
-  /** [2B, T]: rows 0..B−1 are the chosen sides, rows B..2B−1 the rejected ones (one forward pass for both). */
-  inputIds: number[][];
-  attentionMask: number[][];
-  /** Per-pair margins [B], or null when no pair in the batch has one (missing margins count as 0). */
-  margins: Float32Array | null;
-}
+/** The reward model's [2B, T] batch: rows 0..B−1 the chosen sides, rows B..2B−1 the rejected ones; core's collated pairs. */
+export type PreferenceBatch = CollatedPreferencePairs;
 
-/** Concatenates chosen then rejected sides into one padded [2B, T] batch, as TRL's DataCollatorForPreference. */
+/** Concatenates chosen then rejected sides into one padded [2B, T] batch (core's `collatePreferencePairs`). */
 export function collatePreferenceBatch(pairs: readonly TokenizedPair[], padTokenId: number, paddingSide: PaddingSide = 'right'): PreferenceBatch {
-  const sequences = [...pairs.map((pair) => pair.chosenIds), ...pairs.map((pair) => pair.rejectedIds)];
-  const { inputIds, attentionMask } = padSequences(sequences, padTokenId, paddingSide);
-  const margins = pairs.some((pair) => pair.margin !== undefined) ? Float32Array.from(pairs, (pair) => pair.margin ?? 0) : null;
-  return { inputIds, attentionMask, margins };
+  return collatePreferencePairs(pairs, { padTokenId, paddingSide });
 }
