@@ -1,18 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import type { CausalLM } from '@rlhfjs/core';
+import { withReferenceModel, type CausalLM, type ReferencePolicy } from '@rlhfjs/core';
 import { withAdaptersDisabled } from '@rlhfjs/lora';
 import { concatenatedForward, type ConcatenatedPreferenceBatch } from '../trainer/preference_batch';
 
-/**
- * Where DPO's reference log-probs come from:
- * - `frozen`: a separate copy of the model that is never trained;
- * - `adapters-disabled`: the policy itself with its LoRA adapters switched off (no second copy of the weights);
- * - `none`: no reference, for reference-free losses (`simpo`, `orpo`).
- */
-export type ReferencePolicy =
-  | { readonly kind: 'frozen'; readonly model: CausalLM }
-  | { readonly kind: 'adapters-disabled' }
-  | { readonly kind: 'none' };
+/** Core's `ReferencePolicy`; DPO fills in `withAdaptersDisabled` for `adapters-disabled` when it is absent. */
+export type { ReferencePolicy };
 
 /** Summed completion log-probs of a batch under the reference, as plain numbers (no gradient). [B] each. */
 export interface ReferenceLogps {
@@ -29,16 +21,9 @@ function score(model: CausalLM, batch: ConcatenatedPreferenceBatch): ReferenceLo
 
 /** Reference log-probs of one concatenated batch, or null for `none`. Runs one forward pass over [2B, T]. */
 export function referenceLogps(reference: ReferencePolicy, policy: CausalLM, batch: ConcatenatedPreferenceBatch): ReferenceLogps | null {
-  switch (reference.kind) {
-    case 'frozen':
-      return score(reference.model, batch);
-    case 'adapters-disabled':
-      return withAdaptersDisabled(policy, () => score(policy, batch));
-    case 'none':
-      return null;
-    default: {
-      const unreachable: never = reference;
-      throw new Error(`referenceLogps: unknown reference ${JSON.stringify(unreachable)}`);
-    }
-  }
+  const resolved: ReferencePolicy =
+    reference.kind === 'adapters-disabled' && reference.withAdaptersDisabled === undefined
+      ? { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(policy, fn) }
+      : reference;
+  return withReferenceModel(resolved, policy, (model) => score(model, batch));
 }
