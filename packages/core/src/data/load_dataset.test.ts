@@ -234,11 +234,13 @@ describe('loadDataset', () => {
     const dataset = await loadDataset(path, { skipInvalid: true });
     expect(dataset.format).toBe('preference');
     expect(dataset.lines).toEqual([0]);
+    expect(dataset.fileType).toBe('json');
   });
 
   it('reads a .json file of JSON Lines as JSON Lines', async () => {
     const dataset = await loadDataset(file('lines.json', '{"text":"a"}\n{"text":"b"}\n'));
     expect(dataset.records).toHaveLength(2);
+    expect([dataset.fileType, dataset.lines]).toEqual(['jsonl', [1, 2]]);
   });
 
   it('uses an explicit format, taking the prompt of preference records for prompt-only', async () => {

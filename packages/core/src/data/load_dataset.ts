@@ -32,8 +32,10 @@ export interface LoadDatasetConfig {
 export interface LoadedDataset {
   /** The valid records, normalised, in file order. */
   readonly records: readonly DatasetRecord[];
-  /** The line of each record (1-based; the 0-based element index for a JSON array). */
+  /** The line of each record (1-based; the 0-based element index for a JSON array, see `fileType`). */
   readonly lines: readonly number[];
+  /** How the file was read: JSON Lines (`lines` are line numbers) or a JSON array (`lines` are element indices). */
+  readonly fileType: DatasetFileType;
   readonly format: DatasetFormat;
   readonly style: RecordStyle;
   /** How many records were skipped (always `problems.length`). */
@@ -153,6 +155,7 @@ export async function loadDataset(path: string, options: LoadDatasetOptions = {}
   return Object.freeze({
     records: Object.freeze(records),
     lines: Object.freeze(lines),
+    fileType,
     format: found.format,
     style: found.style,
     skipped: problems.length,
