@@ -70,6 +70,8 @@ export { enableGradientCheckpointing, disableGradientCheckpointing } from './mod
 // tokenizer
 export { Tokenizer, loadTokenizer, padSequences } from './tokenizer/tokenizer';
 export type { BatchEncodeOptions, BatchEncoding } from './tokenizer/tokenizer';
+export { resolveTemplateLimitConfig, DEFAULT_TEMPLATE_MAX_STEPS, DEFAULT_TEMPLATE_MAX_OUTPUT_CHARS } from './tokenizer/bounded_template';
+export type { TemplateLimitOptions, TemplateLimitConfig } from './tokenizer/bounded_template';
 export type { PaddingSide } from './data/collate';
 export { trainByteLevelBpe, resolveTrainBpeConfig, bytesToUnicode } from './tokenizer/train_bpe';
 export type { TrainBpeOptions, TrainBpeConfig } from './tokenizer/train_bpe';
@@ -77,6 +79,7 @@ export type { TrainBpeOptions, TrainBpeConfig } from './tokenizer/train_bpe';
 // scoring
 export { sequenceLogProbs, tokenLogProbsFromLogits, sumMaskedLogProbs } from './scoring/sequence_log_probs';
 export type { SequenceLogProbsOptions } from './scoring/sequence_log_probs';
+export type { RewardFn } from './scoring/reward_fn';
 
 // optimization
 export { AdamW, resolveAdamWConfig, defaultNoDecay } from './optim/adamw';
@@ -86,6 +89,8 @@ export type { LrSchedule, LrScheduleOptions, LrScheduleConfig, LrScheduleType } 
 export { GradientAccumulator } from './optim/gradient_accumulator';
 export { aggregateLoss, maskCounts } from './train/aggregate_loss';
 export type { AggregateLossOptions, LossAggregationMode } from './train/aggregate_loss';
+export { withReferenceModel } from './train/reference_policy';
+export type { ReferencePolicy } from './train/reference_policy';
 export { clipGradNorm } from './train/clip_grad_norm';
 export type { ClipGradNormResult } from './train/clip_grad_norm';
 export { IdentityReducer } from './train/reducer';
@@ -126,6 +131,8 @@ export { tokenizeSftExample, resolveSftTokenizeConfig } from './data/sft_tokeniz
 export type { SftTokenizeOptions, SftTokenizeConfig, TokenizedSftExample } from './data/sft_tokenize';
 export { tokenizePreferenceExample, resolvePreferenceTokenizeConfig } from './data/preference_tokenize';
 export type { PreferenceTokenizeOptions, PreferenceTokenizeConfig, TokenizedPreferenceExample } from './data/preference_tokenize';
+export { collatePreferencePairs } from './data/preference_collate';
+export type { TokenizedPreferencePair, PreferenceCollateOptions, CollatedPreferencePairs } from './data/preference_collate';
 export { tokenizePromptExample, resolvePromptTokenizeConfig, encodePrompt } from './data/prompt_tokenize';
 export type { PromptTokenizeOptions, PromptTokenizeConfig, TokenizedPrompt } from './data/prompt_tokenize';
 export { truncateTokens } from './data/truncate';

@@ -1,6 +1,6 @@
 // Public API of @rlhfjs/dpo: explicit named exports only.
 export { dpoLoss } from './loss/dpo_loss';
-export type { DpoLossInputs, DpoLossMetrics, DpoLossResult } from './loss/dpo_loss';
+export type { DpoLossInputs, DpoLossMetrics, DpoLossResult, DpoLossAggregation } from './loss/dpo_loss';
 export {
   resolveDpoLossConfig,
   DPO_LOSS_TYPES,

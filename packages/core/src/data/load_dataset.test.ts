@@ -103,14 +103,28 @@ describe('readJsonl', () => {
 });
 
 describe('readJsonArray', () => {
-  it('reads an array, and names the line of a JSON syntax error', async () => {
+  it('reads an array, and names the line and column of a JSON syntax error', async () => {
     expect(await readJsonArray(file('ok.json', '\uFEFF[{"text":"a"},\n{"text":"b"}]'))).toEqual([
       { text: 'a' },
       { text: 'b' },
     ]);
     const error = await dataErrorOf(readJsonArray(file('bad.json', '[\n{"text":"a"},\n{"text" "b"}\n]')));
     expect(error.code).toBe(DATA_ERROR_CODES.badJson);
-    expect(error.line).toBe(3);
+    expect([error.line, error.column]).toEqual([3, 9]); // the `"b"` where a colon should be
+    const truncated = await dataErrorOf(readJsonArray(file('truncated.json', '[\n{"text":"a"},\n{"te')));
+    expect([truncated.code, truncated.line, truncated.column]).toEqual([DATA_ERROR_CODES.badJson, 3, 5]); // just past the last character
+  });
+
+  it('refuses invalid UTF-8 with its line and column, as the JSON Lines reader does', async () => {
+    const bytes = Buffer.concat([Buffer.from('[{"text":"é"},\n {"text":"'), Buffer.from([0xff, 0x41]), Buffer.from('"}]')]);
+    const error = await dataErrorOf(readJsonArray(file('latin1.json', bytes)));
+    expect(error.code).toBe(DATA_ERROR_CODES.badJson);
+    expect(error.message).toContain('not valid UTF-8 (byte 26 is 0xff)');
+    expect([error.line, error.column]).toEqual([2, 11]);
+    const overlong = await dataErrorOf(readJsonArray(file('overlong.json', Buffer.from([0x5b, 0x22, 0xc0, 0xaf, 0x22, 0x5d]))));
+    expect([overlong.line, overlong.column]).toEqual([1, 3]);
+    const surrogate = await dataErrorOf(readJsonArray(file('surrogate.json', Buffer.from([0x5b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x5d]))));
+    expect(surrogate.message).toContain('byte 2 is 0xed');
   });
 
   it('rejects a top level that is not an array', async () => {
@@ -212,15 +226,21 @@ describe('loadDataset', () => {
       ]),
     );
     const error = await dataErrorOf(loadDataset(path));
-    expect([error.line, error.field]).toEqual([1, 'rejected']);
+    expect([error.line, error.element, error.field]).toEqual([undefined, 1, 'rejected']);
+    expect(error.message.startsWith(`${path}, element 1, field "rejected": `)).toBe(true);
+    const mixed = await dataErrorOf(loadDataset(file('mixed.json', JSON.stringify([{ text: 'a' }, { text: 'b' }, { prompt: 'p', completion: 'c' }]))));
+    expect([mixed.code, mixed.element]).toEqual([DATA_ERROR_CODES.mixedFormat, 2]);
+    expect(mixed.message).toContain('as set by element 0');
     const dataset = await loadDataset(path, { skipInvalid: true });
     expect(dataset.format).toBe('preference');
     expect(dataset.lines).toEqual([0]);
+    expect(dataset.fileType).toBe('json');
   });
 
   it('reads a .json file of JSON Lines as JSON Lines', async () => {
     const dataset = await loadDataset(file('lines.json', '{"text":"a"}\n{"text":"b"}\n'));
     expect(dataset.records).toHaveLength(2);
+    expect([dataset.fileType, dataset.lines]).toEqual(['jsonl', [1, 2]]);
   });
 
   it('uses an explicit format, taking the prompt of preference records for prompt-only', async () => {

@@ -32,8 +32,10 @@ export interface LoadDatasetConfig {
 export interface LoadedDataset {
   /** The valid records, normalised, in file order. */
   readonly records: readonly DatasetRecord[];
-  /** The line of each record (1-based; the element index for a JSON array). */
+  /** The line of each record (1-based; the 0-based element index for a JSON array, see `fileType`). */
   readonly lines: readonly number[];
+  /** How the file was read: JSON Lines (`lines` are line numbers) or a JSON array (`lines` are element indices). */
+  readonly fileType: DatasetFileType;
   readonly format: DatasetFormat;
   readonly style: RecordStyle;
   /** How many records were skipped (always `problems.length`). */
@@ -74,28 +76,30 @@ export async function loadDataset(path: string, options: LoadDatasetOptions = {}
   const lines: number[] = [];
   const problems: DataError[] = [];
   // The format and style of the first valid record, which every later record must share.
-  const dataset: { shape: { format: DatasetFormat; style: RecordStyle; line: number } | null } = { shape: null };
+  const dataset: { shape: { format: DatasetFormat; style: RecordStyle; where: string } | null } = { shape: null };
 
   const skipOrThrow = (error: unknown): void => {
     if (config.skipInvalid && error instanceof DataError) problems.push(error);
     else throw error;
   };
-  const accept = (value: unknown, line: number): void => {
+  // `position` is a 1-based line of a JSON Lines file, or a 0-based element index of a JSON array.
+  const accept = (value: unknown, position: { line: number } | { element: number }): void => {
     try {
-      const record = parseRecord(value, { format: config.format ?? undefined, file: path, line });
+      const record = parseRecord(value, { format: config.format ?? undefined, file: path, ...position });
+      const where = 'line' in position ? `line ${position.line}` : `element ${position.element}`;
       const shape = dataset.shape;
       if (shape === null) {
-        dataset.shape = { format: record.kind, style: record.style, line };
+        dataset.shape = { format: record.kind, style: record.style, where };
       } else if (record.kind !== shape.format || record.style !== shape.style) {
         throw new DataError(
           `loadDataset: the record is ${record.kind} (${record.style}) but the dataset is ${shape.format} ` +
-            `(${shape.style}), as set by line ${shape.line}; a dataset must hold one format`,
-          { file: path, line },
+            `(${shape.style}), as set by ${shape.where}; a dataset must hold one format`,
+          { file: path, ...position },
           { code: DATA_ERROR_CODES.mixedFormat },
         );
       }
       records.push(record);
-      lines.push(line);
+      lines.push('line' in position ? position.line : position.element);
     } catch (error) {
       skipOrThrow(error);
     }
@@ -113,7 +117,7 @@ export async function loadDataset(path: string, options: LoadDatasetOptions = {}
               skipOrThrow(error);
               break;
             }
-            accept(value, line.line);
+            accept(value, { line: line.line });
             break;
           }
           case 'problem':
@@ -128,7 +132,7 @@ export async function loadDataset(path: string, options: LoadDatasetOptions = {}
       break;
     case 'json': {
       const values = await readJsonArray(path);
-      values.forEach((value, index) => accept(value, index));
+      values.forEach((value, index) => accept(value, { element: index }));
       break;
     }
     default: {
@@ -151,6 +155,7 @@ export async function loadDataset(path: string, options: LoadDatasetOptions = {}
   return Object.freeze({
     records: Object.freeze(records),
     lines: Object.freeze(lines),
+    fileType,
     format: found.format,
     style: found.style,
     skipped: problems.length,

@@ -12,10 +12,11 @@ import type {
   RecordStyle,
 } from './records';
 
-/** Where a record came from, for error messages: the file and the 1-based line (the element index in a JSON array). */
+/** Where a record came from, for error messages: the file and the 1-based line, or the 0-based element index in a JSON array. */
 export interface RecordLocation {
   readonly file?: string;
   readonly line?: number;
+  readonly element?: number;
 }
 
 export interface ParseRecordOptions extends RecordLocation {
@@ -62,7 +63,7 @@ export function normalizeRecord(value: unknown, location: RecordLocation = {}): 
  * throws a DataError naming the file, line and field. Fields other than the format's are ignored.
  */
 export function parseRecord(value: unknown, options: ParseRecordOptions = {}): DatasetRecord {
-  const location: RecordLocation = { file: options.file, line: options.line };
+  const location: RecordLocation = { file: options.file, line: options.line, element: options.element };
   const format = options.format ?? detectFormat(value, location);
   const record = asObject(value, location);
   const fields = new FieldReader(record, location);

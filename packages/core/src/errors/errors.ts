@@ -36,20 +36,27 @@ export class CheckpointError extends RlhfError {
   }
 }
 
-/** A malformed data record; names the file, line and field. */
+/**
+ * A malformed data record; names the file, the line (and column, for a syntax error) or, in a JSON array, the
+ * element's 0-based index, and the field.
+ */
 export class DataError extends RlhfError {
   readonly file: string | undefined;
   readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly element: number | undefined;
   readonly field: string | undefined;
 
   constructor(
     message: string,
-    location: { file?: string; line?: number; field?: string } = {},
+    location: { file?: string; line?: number; column?: number; element?: number; field?: string } = {},
     options?: { cause?: unknown; code?: string },
   ) {
     const where = [
       location.file,
       location.line === undefined ? undefined : `line ${location.line}`,
+      location.column === undefined ? undefined : `column ${location.column}`,
+      location.element === undefined ? undefined : `element ${location.element}`,
       location.field === undefined ? undefined : `field "${location.field}"`,
     ]
       .filter((part) => part !== undefined)
@@ -57,6 +64,8 @@ export class DataError extends RlhfError {
     super(options?.code ?? 'DATA', where.length > 0 ? `${where}: ${message}` : message, options);
     this.file = location.file;
     this.line = location.line;
+    this.column = location.column;
+    this.element = location.element;
     this.field = location.field;
   }
 }

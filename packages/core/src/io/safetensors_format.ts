@@ -238,7 +238,13 @@ function isNonNegativeSafeInteger(value: unknown): value is number {
 
 function describe(value: unknown): string {
   if (value === undefined) return 'missing';
-  const json = JSON.stringify(value);
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    // JSON.stringify recurses: a value nested 100,000 deep overflows the stack.
+    return Array.isArray(value) ? 'an array nested too deeply to show' : 'an object nested too deeply to show';
+  }
   return json.length > 80 ? `${json.slice(0, 77)}...` : json;
 }
 

@@ -77,6 +77,7 @@ const hostileCases: HostileCase[] = [
     mentions: ['repeats the key "w"'],
   },
   { name: 'gap between tensors', bytes: build(`{"a":${f32([1], [0, 4])},"b":${f32([1], [8, 12])}}`, 12), mentions: ['[4, 8)', '"b"'] },
+  { name: 'entry nested 100,000 deep', bytes: build(`{"w":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), mentions: ['"w"', 'nested too deeply to show'] },
   { name: 'bytes after the last tensor', bytes: build(`{"a":${f32([1], [0, 4])}}`, 10), mentions: ['[4, 10)'] },
 ];
 

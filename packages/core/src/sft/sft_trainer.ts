@@ -3,7 +3,7 @@ import { collateBatch } from '../data/collate';
 import { packExamples } from '../data/pack';
 import type { SftRecord } from '../data/records';
 import { tokenizeSftExample, type TokenizedSftExample } from '../data/sft_tokenize';
-import { ConfigError } from '../errors/errors';
+import { ConfigError, TokenizerError } from '../errors/errors';
 import { writeFilesInto } from '../io/atomic_write';
 import type { CausalLM } from '../model/causal_lm';
 import { enableGradientCheckpointing } from '../model/gradient_checkpointing';
@@ -78,6 +78,14 @@ export class SFTTrainer {
       }));
     };
     const rows = toRows(tokenize(inputs.trainDataset));
+    // A tokenizer that encodes the text to nothing (or a mask that hides every token) would train on loss 0.
+    if (countLossUnits(rows.flatMap((row) => row.lossMask)).tokens === 0) {
+      throw new TokenizerError(
+        `SFTTrainer: the ${inputs.trainDataset.length} training examples tokenize to no token the loss can train on ` +
+          `(longest example: ${Math.max(0, ...rows.map((row) => (row.inputIds[0] ?? []).length))} tokens); ` +
+          'the tokenizer encodes the text to nothing, or every completion is empty or truncated away',
+      );
+    }
     this.evalRows = inputs.evalDataset === undefined ? [] : toRows(tokenize(inputs.evalDataset));
     const parameters = model.trainableParameters();
     if (parameters.size === 0) throw new ConfigError('SFTTrainer', ['the model has no trainable parameters']);

@@ -7,6 +7,9 @@ import type { PaddingSide } from '../data/collate';
 import { TokenizerError } from '../errors/errors';
 import { writeFileAtomic } from '../io/atomic_write';
 import { CHAT_TEMPLATE_FILE, readChatTemplateFile, selectChatTemplate } from './chat_template_files';
+import { renderBoundedTemplate, resolveTemplateLimitConfig, type TemplateLimitOptions } from './bounded_template';
+import { validateTokenizerConfig } from './validate_tokenizer_config';
+import { validateTokenizerJson } from './validate_tokenizer_json';
 
 
 export interface BatchEncodeOptions {
@@ -48,10 +51,15 @@ export class Tokenizer {
   private readonly tokenizer: HfTokenizer;
   private readonly specialTokens: Readonly<Record<string, string>>;
   private readonly compiledTemplate: Template | null;
+  /** Names the template in errors. */
+  private readonly chatTemplateName: string;
   /** The two files as read, so `save` writes them back unchanged. */
   readonly files: { readonly tokenizer: unknown; readonly config: Readonly<Record<string, unknown>> };
 
   constructor(tokenizerJson: unknown, config: Record<string, unknown>, source = 'tokenizer') {
+    validateTokenizerJson(tokenizerJson, `${source}/tokenizer.json`);
+    validateTokenizerConfig(config, `${source}/tokenizer_config.json`);
+    this.chatTemplateName = `${source}/tokenizer_config.json (chat_template)`;
     try {
       this.tokenizer = new HfTokenizer(tokenizerJson as object, config);
     } catch (error) {
@@ -70,8 +78,20 @@ export class Tokenizer {
     const pad = idOf('pad_token') ?? this.eosTokenId;
     if (pad === null) throw new TokenizerError(`Tokenizer: ${source} has neither a pad_token nor an eos_token to pad with`);
     this.padTokenId = pad;
-    this.vocabSize = this.tokenizer.get_vocab(true).size;
-    this.paddingSide = config['padding_side'] === 'left' ? 'left' : 'right';
+    const vocabulary = this.tokenizer.get_vocab(true);
+    this.vocabSize = vocabulary.size;
+    // Ids must run from 0 without large holes (added tokens may extend the vocabulary): a model sized from the
+    // vocabulary could not embed an id of 2^40.
+    const addedIds = ((tokenizerJson as { added_tokens?: Array<{ id: number }> }).added_tokens ?? []).map((token) => token.id);
+    let largest = -1;
+    for (const id of [...vocabulary.values(), ...addedIds]) largest = Math.max(largest, id);
+    const limit = this.vocabSize + addedIds.length;
+    if (largest >= limit) {
+      throw new TokenizerError(
+        `Tokenizer: ${source}/tokenizer.json has ${this.vocabSize} tokens and ${addedIds.length} added tokens but an id of ${largest}; ids must be below ${limit}`,
+      );
+    }
+    this.paddingSide = config['padding_side'] === 'left' ? 'left' : 'right'; // validated above
     const special: Record<string, string> = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
       const content = tokenContent(config[key]);
@@ -112,16 +132,21 @@ export class Tokenizer {
     return padSequences(sequences, this.padTokenId, side, options.padToMultipleOf);
   }
 
-  /** Renders messages with the config's `chat_template` (jinja), as transformers' `apply_chat_template(tokenize=False)`. */
-  applyChatTemplate(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+  /**
+   * Renders messages with the config's `chat_template` (jinja), as transformers' `apply_chat_template(tokenize=False)`,
+   * under `limits` (steps and output size); any failure, `raise_exception` included, is a TokenizerError naming the
+   * template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean; limits?: TemplateLimitOptions } = {}): string {
     if (this.compiledTemplate === null) {
       throw new TokenizerError('Tokenizer.applyChatTemplate: tokenizer_config.json has no chat_template');
     }
-    return this.compiledTemplate.render({
+    const context = {
       messages: messages.map((message) => ({ role: message.role, content: message.content })),
       add_generation_prompt: options.addGenerationPrompt ?? false,
       ...this.specialTokens,
-    });
+    };
+    return renderBoundedTemplate(this.compiledTemplate, context, this.chatTemplateName, resolveTemplateLimitConfig(options.limits));
   }
 
   /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError } from '@rlhfjs/core';
+import { aggregateLoss, ConfigError, ShapeError } from '@rlhfjs/core';
 import {
   LENGTH_NORMALISED_DPO_LOSS_TYPES,
   REFERENCE_FREE_DPO_LOSS_TYPES,
@@ -44,7 +44,7 @@ export interface DpoLossMetrics {
 export interface DpoLossResult {
   /** Per-pair losses, the weighted sum over loss terms (+ RPO term). [B] */
   readonly losses: tf.Tensor1D;
-  /** Mean of `losses`. [] */
+  /** Mean of `losses` (the share of the global mean, given a `DpoLossAggregation`). [] */
   readonly loss: tf.Scalar;
   /** Implicit rewards, detached (built from values, so no gradient reaches them). [B] */
   readonly chosenRewards: tf.Tensor1D;
@@ -98,10 +98,20 @@ function rewardView(type: DpoLossType): { average: boolean; useReference: boolea
 }
 
 /**
+ * How `loss` is normalised, through core's `aggregateLoss`: pairs of the whole optimizer step (all micro-batches of
+ * all ranks) and the number of ranks, so that accumulation and data parallelism equal one big batch. Absent: the
+ * mean over this batch's pairs.
+ */
+export interface DpoLossAggregation {
+  readonly globalPairCount?: number;
+  readonly worldSize?: number;
+}
+
+/**
  * The DPO loss family over summed sequence log-probs: a pure function returning per-pair losses, their mean,
  * detached implicit rewards `β·(log π − log π_ref)` and TRL-named metrics. Formulas: see `pair_losses.ts`.
  */
-export function dpoLoss(inputs: DpoLossInputs, config: DpoLossConfig): DpoLossResult {
+export function dpoLoss(inputs: DpoLossInputs, config: DpoLossConfig, aggregation: DpoLossAggregation = {}): DpoLossResult {
   const batchSize = inputs.policyChosenLogps.shape[0];
   const types = config.terms.map((term) => term.type);
   const needsReference =
@@ -193,7 +203,10 @@ export function dpoLoss(inputs: DpoLossInputs, config: DpoLossConfig): DpoLossRe
     if (config.rpoAlpha !== undefined && inputs.chosenNll !== undefined) {
       total = tf.add(total, tf.mul(inputs.chosenNll, config.rpoAlpha)); // RPO: + α·NLL_c
     }
-    return { losses: total, loss: tf.mean(total) as tf.Scalar };
+    // One pair is one "sequence" of one token: aggregateLoss gives the (global) mean over pairs.
+    const perPair = tf.expandDims(total, 1); // [B, 1]
+    const loss = aggregateLoss(perPair, tf.ones(perPair.shape), { mode: 'sequence', globalSequenceCount: aggregation.globalPairCount, worldSize: aggregation.worldSize });
+    return { losses: total, loss };
   });
 
   const margins = chosenRewardValues.map((chosen, index) => chosen - (rejectedRewardValues[index] as number));

@@ -196,9 +196,10 @@ export class DPOTrainer {
           chosenNll: tf.div(tf.neg(forward.chosenLogps), tf.maximum(chosenLengths, 1)) as tf.Tensor1D, // mean NLL per chosen token [B]
         },
         this.lossConfig,
+        // Σ per-pair losses / pairs of the whole step × worldSize: accumulation and ranks equal one big batch
+        counts === null ? {} : { globalPairCount: counts.sequences, worldSize: counts.worldSize },
       );
-      // Σ per-pair losses / pairs of the whole step × worldSize: accumulation and ranks equal one big batch
-      const loss = counts === null ? result.loss : (tf.mul(tf.sum(result.losses), counts.worldSize / counts.sequences) as tf.Scalar);
+      const loss = result.loss;
       return { loss, metrics: { ...result.metrics, 'logits/chosen': forward.chosenMeanLogits, 'logits/rejected': forward.rejectedMeanLogits } };
     }) as unknown as LossResult;
   }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { type CausalLM, tokenLogProbsFromLogits, sumMaskedLogProbs } from '@rlhfjs/core';
+import { collatePreferencePairs, type CausalLM, type CollatedPreferencePairs, tokenLogProbsFromLogits, sumMaskedLogProbs } from '@rlhfjs/core';
 
 /** One tokenized preference pair, as the DPO trainer keeps it. */
 export interface DpoExample {
@@ -13,43 +13,13 @@ export interface DpoExample {
 /**
  * B pairs as one right-padded [2B, T] batch: rows 0…B−1 are prompt + chosen, rows B…2B−1 prompt + rejected.
  * `lossMask[r][t] = 1` where token t belongs to the completion (a target predicted from position t − 1).
+ * Core's collated preference pairs, shared with the reward model.
  */
-export interface ConcatenatedPreferenceBatch {
-  readonly pairCount: number;
-  readonly inputIds: number[][]; // [2B, T]
-  readonly attentionMask: number[][]; // [2B, T]
-  readonly lossMask: number[][]; // [2B, T]
-  /** Completion tokens of each chosen / rejected row. [B] */
-  readonly chosenLengths: number[];
-  readonly rejectedLengths: number[];
-}
+export type ConcatenatedPreferenceBatch = CollatedPreferencePairs;
 
+/** Core's `collatePreferencePairs`, right-padded. */
 export function collatePreferenceBatch(examples: readonly DpoExample[], padTokenId: number): ConcatenatedPreferenceBatch {
-  const rows = [
-    ...examples.map((example) => ({ prompt: example.promptIds, completion: example.chosenIds })),
-    ...examples.map((example) => ({ prompt: example.promptIds, completion: example.rejectedIds })),
-  ];
-  const width = Math.max(2, ...rows.map((row) => row.prompt.length + row.completion.length));
-  const inputIds: number[][] = [];
-  const attentionMask: number[][] = [];
-  const lossMask: number[][] = [];
-  for (const { prompt, completion } of rows) {
-    const length = prompt.length + completion.length;
-    const padding = width - length;
-    inputIds.push([...prompt, ...completion, ...new Array<number>(padding).fill(padTokenId)]);
-    attentionMask.push([...new Array<number>(length).fill(1), ...new Array<number>(padding).fill(0)]);
-    // the first token has no predecessor, so it never carries loss (a completion-only row keeps its first token unscored)
-    lossMask.push([...new Array<number>(prompt.length).fill(0), ...completion.map((_, i) => (prompt.length + i === 0 ? 0 : 1)), ...new Array<number>(padding).fill(0)]);
-  }
-  const completionTokens = lossMask.map((row) => row.reduce((sum, value) => sum + value, 0));
-  return {
-    pairCount: examples.length,
-    inputIds,
-    attentionMask,
-    lossMask,
-    chosenLengths: completionTokens.slice(0, examples.length),
-    rejectedLengths: completionTokens.slice(examples.length),
-  };
+  return collatePreferencePairs(examples, { padTokenId, paddingSide: 'right' });
 }
 
 /** What one concatenated forward pass gives: summed completion log-probs and mean completion logits. */

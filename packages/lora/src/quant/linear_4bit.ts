@@ -7,7 +7,7 @@
 // `nested_quant_map`, `nested_offset`). Storage is honest in `tf.memory()`: the packed codes live in an int32
 // tensor, four bytes (eight codes) per int32; the absmax state in float32 / int32 tensors.
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError } from '@rlhfjs/core';
+import { ConfigError, ShapeError, type LinearLayer } from '@rlhfjs/core';
 import { codeTableFor, type FourBitQuantType } from './code_tables';
 import {
   NESTED_ABSMAX_BLOCK_SIZE,
@@ -16,18 +16,6 @@ import {
   type Quantize4bitOptions,
   type Quantized4bit,
 } from './quantize_4bit';
-
-// mirrors core's LinearLayer (packages/core/src/model/linear.ts); swap for the import once core exports it
-export interface LinearLayer {
-  readonly kind: string;
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** x: [N, in] → [N, out] */
-  forward(x: tf.Tensor2D): tf.Tensor2D;
-  /** Named parameters relative to the module: 'weight' ([in, out]), 'bias' ([out]) */
-  parameters(): Map<string, tf.Variable>;
-  dispose(): void;
-}
 
 export interface Linear4bitOptions extends Quantize4bitOptions {
   /**

@@ -1,4 +1,14 @@
-import { ConfigError, DataError, padSequences, type ChatMessage, type PaddingSide } from '@rlhfjs/core';
+import {
+  collatePreferencePairs,
+  ConfigError,
+  DataError,
+  normalizeRecord,
+  tokenizePreferenceExample,
+  type ChatMessage,
+  type CollatedPreferencePairs,
+  type PaddingSide,
+  type TextTokenizer,
+} from '@rlhfjs/core';
 
 /** Plain text, or chat messages rendered with the tokenizer's chat template. */
 export type PreferenceText = string | readonly ChatMessage[];
@@ -15,13 +25,8 @@ export interface PreferenceExample {
   readonly margin?: number;
 }
 
-/** What tokenizing pairs needs from a tokenizer; core's `Tokenizer` has it. */
-export interface PreferenceTokenizer {
-  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
-  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
-  readonly eosTokenId: number | null;
-  readonly padTokenId: number;
-}
+/** What tokenizing pairs needs from a tokenizer: core's `TextTokenizer` (core's `Tokenizer` has it). */
+export type PreferenceTokenizer = TextTokenizer;
 
 /** A pair as the reward model sees it: two whole sequences (prompt included). */
 export interface TokenizedPair {
@@ -46,12 +51,12 @@ export interface TokenizedPreferences {
 }
 
 /**
- * Tokenizes preference pairs as TRL's RewardTrainer prepares them (trl/trainer/reward_trainer.py, `_prepare_dataset`):
- * - an explicit prompt is prepended to each side (string concatenation, or message lists joined);
- * - plain text is encoded with the tokenizer's special tokens and ends with EOS (appended when missing);
- * - conversations are rendered with the chat template (which carries its own special tokens) and encoded without;
- * - pairs with a side over `maxLength` tokens are dropped (not truncated), and pairs whose sides are identical token
- *   for token are dropped and counted (they carry no preference and would only pull the rewards to a tie).
+ * Tokenizes preference pairs with core's `tokenizePreferenceExample` (the one preference tokenizer, shared with DPO):
+ * an explicit or implicit prompt (TRL's `extract_prompt`), plain text or conversations through the chat template,
+ * completions ending with EOS. The reward model reads each side whole, so each side is prompt + completion ids.
+ * As TRL's RewardTrainer filters its dataset (trl/trainer/reward_trainer.py), pairs with a side over `maxLength`
+ * tokens are dropped (not truncated), and pairs whose sides are identical token for token are dropped and counted
+ * (they carry no preference and would only pull the rewards to a tie).
  */
 export function tokenizePreferencePairs(examples: readonly PreferenceExample[], tokenizer: PreferenceTokenizer, options: TokenizePreferenceOptions = {}): TokenizedPreferences {
   const maxLength = options.maxLength === undefined ? 1024 : options.maxLength;
@@ -62,11 +67,14 @@ export function tokenizePreferencePairs(examples: readonly PreferenceExample[], 
   const identicalIndices: number[] = [];
   let skippedTooLong = 0;
   examples.forEach((example, index) => {
-    const chosenIds = encodeSide(example.prompt, example.chosen, tokenizer, index, 'chosen');
-    const rejectedIds = encodeSide(example.prompt, example.rejected, tokenizer, index, 'rejected');
     if (example.margin !== undefined && !Number.isFinite(example.margin)) {
-      throw new DataError(`tokenizePreferencePairs: pair ${index} has margin ${example.margin}; it must be a finite number`, { field: "margin" });
+      throw new DataError(`tokenizePreferencePairs: pair ${index} has margin ${example.margin}; it must be a finite number`, { element: index, field: 'margin' });
     }
+    const { prompt, chosen, rejected } = example;
+    const record = normalizeRecord(prompt === undefined ? { chosen, rejected } : { prompt, chosen, rejected }, { element: index });
+    const tokenized = tokenizePreferenceExample(record, tokenizer, { maxLength: null, maxPromptLength: null });
+    const chosenIds = [...tokenized.promptIds, ...tokenized.chosenIds];
+    const rejectedIds = [...tokenized.promptIds, ...tokenized.rejectedIds];
     if (maxLength !== null && (chosenIds.length > maxLength || rejectedIds.length > maxLength)) {
       skippedTooLong += 1;
       return;
@@ -80,38 +88,10 @@ export function tokenizePreferencePairs(examples: readonly PreferenceExample[], 
   return { pairs, skippedIdenticalPairs: identicalIndices.length, skippedTooLong, identicalIndices };
 }
 
-function encodeSide(prompt: PreferenceText | undefined, completion: PreferenceText, tokenizer: PreferenceTokenizer, index: number, field: string): number[] {
-  if (typeof completion === 'string') {
-    if (prompt !== undefined && typeof prompt !== 'string') {
-      throw new DataError(`tokenizePreferencePairs: pair ${index} mixes a conversational prompt with a plain-text ${field}`, { field });
-    }
-    const ids = tokenizer.encode((prompt ?? '') + completion, { addSpecialTokens: true });
-    const eos = tokenizer.eosTokenId;
-    if (eos !== null && ids[ids.length - 1] !== eos) ids.push(eos);
-    return ids;
-  }
-  if (!Array.isArray(completion)) {
-    throw new DataError(`tokenizePreferencePairs: pair ${index} has a ${field} that is neither text nor a list of messages`, { field });
-  }
-  if (prompt !== undefined && typeof prompt === 'string') {
-    throw new DataError(`tokenizePreferencePairs: pair ${index} mixes a plain-text prompt with a conversational ${field}`, { field });
-  }
-  const messages = [...(prompt ?? []), ...completion];
-  return tokenizer.encode(tokenizer.applyChatTemplate(messages), { addSpecialTokens: false });
-}
+/** The reward model's [2B, T] batch: rows 0..B−1 the chosen sides, rows B..2B−1 the rejected ones; core's collated pairs. */
+export type PreferenceBatch = CollatedPreferencePairs;
 
-export interface PreferenceBatch {
-  /** [2B, T]: rows 0..B−1 are the chosen sides, rows B..2B−1 the rejected ones (one forward pass for both). */
-  inputIds: number[][];
-  attentionMask: number[][];
-  /** Per-pair margins [B], or null when no pair in the batch has one (missing margins count as 0). */
-  margins: Float32Array | null;
-}
-
-/** Concatenates chosen then rejected sides into one padded [2B, T] batch, as TRL's DataCollatorForPreference. */
+/** Concatenates chosen then rejected sides into one padded [2B, T] batch (core's `collatePreferencePairs`). */
 export function collatePreferenceBatch(pairs: readonly TokenizedPair[], padTokenId: number, paddingSide: PaddingSide = 'right'): PreferenceBatch {
-  const sequences = [...pairs.map((pair) => pair.chosenIds), ...pairs.map((pair) => pair.rejectedIds)];
-  const { inputIds, attentionMask } = padSequences(sequences, padTokenId, paddingSide);
-  const margins = pairs.some((pair) => pair.margin !== undefined) ? Float32Array.from(pairs, (pair) => pair.margin ?? 0) : null;
-  return { inputIds, attentionMask, margins };
+  return collatePreferencePairs(pairs, { padTokenId, paddingSide });
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError } from '@rlhfjs/core';
+import { aggregateLoss, ConfigError, ShapeError } from '@rlhfjs/core';
 
 /**
  * The pairwise (Bradley–Terry) reward loss as TRL's RewardTrainer defines it (trl/trainer/reward_trainer.py,
@@ -22,6 +22,12 @@ export interface PairwiseRewardInputs {
 export interface PairwiseRewardLossOptions {
   /** TRL's `center_rewards_coefficient`; null/undefined = no centering term. */
   centerRewardsCoefficient?: number | null;
+  /**
+   * Pairs in the whole optimizer step (all micro-batches of all ranks) and the number of ranks, passed to core's
+   * `aggregateLoss` so that accumulation and data parallelism equal one big batch. Absent: the mean over these pairs.
+   */
+  globalPairCount?: number;
+  worldSize?: number;
 }
 
 export interface PairwiseRewardMetrics {
@@ -58,9 +64,11 @@ export function pairwiseRewardLoss(inputs: PairwiseRewardInputs, options: Pairwi
   const loss = tf.tidy(() => {
     const difference = tf.sub(chosen, rejected); // [B]
     const shifted = margin === undefined ? difference : tf.sub(difference, margin); // [B]
-    let total = tf.mean(tf.softplus(tf.neg(shifted))) as tf.Scalar; // −log σ(x) = softplus(−x)
-    if (coefficient !== null) total = tf.add(total, tf.mul(coefficient, tf.mean(tf.square(tf.add(chosen, rejected))))) as tf.Scalar;
-    return total;
+    let perPair = tf.softplus(tf.neg(shifted)); // −log σ(x) = softplus(−x) [B]
+    if (coefficient !== null) perPair = tf.add(perPair, tf.mul(coefficient, tf.square(tf.add(chosen, rejected)))); // [B]
+    // One pair is one "sequence" of one token: core's aggregateLoss gives the (global) mean over pairs.
+    const perPairColumn = tf.expandDims(perPair, 1); // [B, 1]
+    return aggregateLoss(perPairColumn, tf.ones(perPairColumn.shape), { mode: 'sequence', globalSequenceCount: options.globalPairCount, worldSize: options.worldSize });
   });
   return { loss, metrics: pairwiseRewardMetrics(chosen.dataSync(), rejected.dataSync()) };
 }

@@ -1,7 +1,7 @@
-import { ConfigError, RlhfError } from '@rlhfjs/core';
+import { ConfigError, RlhfError, type RewardFn } from '@rlhfjs/core';
 
-/** Scores completions of prompts (DESIGN.md): a reward model, an ensemble, or plain code. One reward per pair. */
-export type RewardFn = (prompts: string[], completions: string[]) => Promise<Float32Array>;
+/** Core's `RewardFn` (one reward per prompt/completion pair), re-exported where reward functions are built. */
+export type { RewardFn };
 
 /** Plain code that scores a batch, synchronously or not. */
 export type RewardFunction = (prompts: string[], completions: string[]) => ArrayLike<number> | Promise<ArrayLike<number>>;

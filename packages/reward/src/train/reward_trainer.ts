@@ -130,10 +130,12 @@ export class RewardTrainer {
       const chosen = tf.slice(rewards, [0], [batch.length]) as tf.Tensor1D; // [B]
       const rejected = tf.slice(rewards, [batch.length], [batch.length]) as tf.Tensor1D; // [B]
       const margin = collated.margins === null ? undefined : tf.tensor1d(collated.margins); // [B]
-      const result = pairwiseRewardLoss({ chosen, rejected, margin }, { centerRewardsCoefficient: this.config.centerRewardsCoefficient });
+      const result = pairwiseRewardLoss(
+        { chosen, rejected, margin },
+        { centerRewardsCoefficient: this.config.centerRewardsCoefficient, globalPairCount: counts.sequences, worldSize: counts.worldSize },
+      );
       metrics = { ...result.metrics };
-      // result.loss is the mean over the B pairs (both terms are per-pair means), so B × mean = Σ per-pair losses
-      return tf.mul(result.loss, (batch.length * counts.worldSize) / counts.sequences) as tf.Scalar;
+      return result.loss;
     });
     return { loss, metrics };
   }

@@ -32,7 +32,7 @@ export function loopOptions(options: OptionValues): TrainerOptions {
 export async function loadRecords(file: string, formats: readonly DatasetFormat[], flag: string): Promise<readonly DatasetRecord[]> {
   const dataset = await loadDataset(file);
   if (!formats.includes(dataset.format)) {
-    throw new DataError(`${flag} holds ${dataset.format} records; this command needs ${formats.join(' or ')}`, { file, line: dataset.lines[0] ?? 1 }, { code: DATA_ERROR_CODES.unsupportedFormat });
+    throw new DataError(`${flag} holds ${dataset.format} records; this command needs ${formats.join(' or ')}`, { file, ...(dataset.fileType === 'json' ? { element: dataset.lines[0] ?? 0 } : { line: dataset.lines[0] ?? 1 }) }, { code: DATA_ERROR_CODES.unsupportedFormat });
   }
   return dataset.records;
 }

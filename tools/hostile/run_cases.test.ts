@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { AREAS } from './areas';
+import { runArea } from './run_cases';
+
+describe('hostile-input runner', () => {
+  it('tells typed errors, hangs, crashes, data lost and false refusals apart, going on after each', async () => {
+    const area = (await import('./runner_test_areas')).AREAS[0];
+    if (area === undefined) throw new Error('no test area');
+    const summary = await runArea(area, { seed: 1, timeoutMs: 3000, maxOldSpaceMb: 96, areasModule: join(__dirname, 'runner_test_areas.ts') });
+    expect(summary.results.map((result) => [result.name, result.outcome])).toEqual([
+      ['refused with a typed error', 'typed'],
+      ['spins for ever', 'hang'],
+      ['throws a TypeError', 'crash'],
+      ['accepts a hostile input', 'lost'],
+      ['allocates without bound', 'crash'],
+      ['refuses a valid input', 'refused_valid'],
+      ['reads back something else', 'lost'],
+      ['accepts a valid input', 'accepted'],
+    ]);
+    expect(summary.counts).toEqual({ typed: 1, accepted: 1, refused_valid: 1, crash: 2, hang: 1, lost: 2 });
+    expect(summary.results[2]?.detail).toMatch(/^TypeError: /);
+  });
+
+  // A handful of cases per area (the first ones: valid controls and the plainest hostile files); `npm run hostile`
+  // runs them all.
+  it.each(AREAS.map((area) => [area.name, area] as const))('area %s: refuses its first hostile cases with typed errors and keeps the valid ones', async (_, area) => {
+    const summary = await runArea(area, { seed: 20261206, limit: 6, timeoutMs: 60_000, maxOldSpaceMb: 1024 });
+    expect(summary.tried).toBe(6);
+    expect(summary.counts.crash + summary.counts.hang + summary.counts.lost + summary.counts.refused_valid).toBe(0);
+    expect(summary.counts.typed).toBeGreaterThan(0);
+    expect(summary.counts.accepted).toBeGreaterThan(0);
+  });
+});
