@@ -3,7 +3,7 @@ import { DistError } from '@rlhfjs/core';
 import { acceptHandshake, connectHandshake } from '../transport/auth';
 import type { BufferPool } from '../transport/buffer_pool';
 import { FrameConnection } from '../transport/frame_connection';
-import type { StoreClient } from '../store/store_client';
+import type { RendezvousStore } from '../store/rendezvous_store';
 import type { ProcessGroupConfig } from './process_group_config';
 import { OpCode } from './op_codes';
 
@@ -37,6 +37,18 @@ function splitAddress(address: string): [string, number] {
   return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
 }
 
+/** The hello frame a connecting rank sends, or undefined when it is not one. */
+function parseHello(payload: Buffer): { rank: number; prefix: string } | undefined {
+  try {
+    const value: unknown = JSON.parse(payload.toString('utf8'));
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { rank, prefix } = value as { rank?: unknown; prefix?: unknown };
+    return typeof rank === 'number' && typeof prefix === 'string' ? { rank, prefix } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Connect every pair of ranks with one authenticated TCP socket. Each rank listens on port 0, publishes
  * `host:port` in the store under `<runId>/<restartCount>/addr/<rank>`, waits until every rank has published,
@@ -45,9 +57,10 @@ function splitAddress(address: string): [string, number] {
  */
 export async function connectMesh(
   config: ProcessGroupConfig,
-  store: StoreClient,
+  store: RendezvousStore,
   pool: BufferPool,
   deadline: number,
+  maxFrameBytes: number,
 ): Promise<Array<FrameConnection | undefined>> {
   const { rank, worldSize } = config;
   const prefix = `${config.runId}/${config.restartCount}`;
@@ -65,12 +78,12 @@ export async function connectMesh(
     socket.on('error', () => socket.destroy());
     acceptHandshake(socket, config.secret, handshakeMs())
       .then(() => {
-        const connection = new FrameConnection(socket, pool, () => socket.destroy());
+        const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes);
         connection.onControl = (frame) => {
           connection.onControl = () => undefined;
-          const hello = frame.op === OpCode.hello ? (JSON.parse(frame.payload.toString('utf8')) as { rank: number; prefix: string }) : undefined;
+          const hello = frame.op === OpCode.hello ? parseHello(frame.payload) : undefined;
           const peer = hello?.rank ?? -1;
-          if (hello === undefined || hello.prefix !== prefix || !(peer > rank && peer < worldSize) || peers[peer] !== undefined) {
+          if (hello === undefined || hello.prefix !== prefix || !(Number.isInteger(peer) && peer > rank && peer < worldSize) || peers[peer] !== undefined) {
             socket.destroy();
             return;
           }
@@ -83,7 +96,7 @@ export async function connectMesh(
   });
   try {
     const port = await listen(server, config.bindAddr);
-    const host = config.advertiseAddr ?? (store.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+    const host = config.advertiseAddr ?? (store.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
     await store.set(`${prefix}/addr/${rank}`, `${host.includes(':') ? `[${host}]` : host}:${port}`);
     const keys = Array.from({ length: worldSize }, (_, peer) => `${prefix}/addr/${peer}`);
     try {
@@ -104,7 +117,7 @@ export async function connectMesh(
       const socket = await connectTo(peerHost, peerPort);
       socket.on('error', () => socket.destroy());
       await connectHandshake(socket, config.secret, handshakeMs(), `initProcessGroup: rank ${rank} → rank ${peer}`);
-      const connection = new FrameConnection(socket, pool, () => socket.destroy());
+      const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes);
       await connection.send(OpCode.hello, 0, Buffer.from(JSON.stringify({ rank, prefix })));
       peers[peer] = connection;
     }

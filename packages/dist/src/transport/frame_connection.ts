@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { DistError } from '@rlhfjs/core';
 import type { BufferPool } from './buffer_pool';
 
 /** Every frame starts with this 16-byte header: magic, op code, sequence number, payload byte count. */
@@ -34,6 +35,8 @@ export class FrameConnection {
     readonly socket: Socket,
     private readonly pool: BufferPool,
     private readonly onProtocolError: (message: string) => void,
+    /** Frames announcing more payload bytes than this are refused before anything is allocated. */
+    readonly maxPayloadBytes: number = 64 * 1024,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.consume(chunk));
@@ -45,6 +48,17 @@ export class FrameConnection {
     if (this.failure !== undefined) return;
     this.failure = error;
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Why this connection failed, if it did. */
+  get failureReason(): Error | undefined {
+    return this.failure;
+  }
+
+  private protocolError(message: string): void {
+    const where = `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+    this.fail(new DistError('PROTOCOL', `FrameConnection(${where}): ${message}; closed the connection`));
+    this.onProtocolError(message);
   }
 
   next(): Promise<Frame> {
@@ -60,6 +74,9 @@ export class FrameConnection {
 
   /** Write one frame; resolves once the payload has been handed to the kernel (the caller may then reuse it). */
   send(op: number, seq: number, payload: Uint8Array): Promise<void> {
+    if (payload.byteLength > this.maxPayloadBytes) {
+      return Promise.reject(new Error(`FrameConnection.send: ${payload.byteLength} bytes is above the ${this.maxPayloadBytes}-byte frame limit`));
+    }
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     header.writeUInt32LE(FRAME_MAGIC, 0);
     header.writeUInt32LE(op, 4);
@@ -98,10 +115,14 @@ export class FrameConnection {
         if (this.headerFill < FRAME_HEADER_BYTES) return;
         this.headerFill = 0;
         if (this.header.readUInt32LE(0) !== FRAME_MAGIC) {
-          this.onProtocolError(`bad frame magic 0x${this.header.readUInt32LE(0).toString(16)}`);
+          this.protocolError(`bad frame magic 0x${this.header.readUInt32LE(0).toString(16)}`);
           return;
         }
         const byteCount = this.header.readUInt32LE(12);
+        if (byteCount > this.maxPayloadBytes) {
+          this.protocolError(`a frame announced ${byteCount} payload bytes, above the ${this.maxPayloadBytes} the protocol ever sends`);
+          return;
+        }
         this.current = { op: this.header.readUInt32LE(4), seq: this.header.readUInt32LE(8), payload: this.pool.take(byteCount), fill: 0 };
       }
       const current = this.current;
