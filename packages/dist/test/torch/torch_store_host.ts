@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { torchPython } = require('../ensure_torch.js') as { torchPython: () => string };
 
 /** A real PyTorch TCPStore hosted by `tcp_store_host.py` in a Python child process. */
