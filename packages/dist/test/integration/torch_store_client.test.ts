@@ -1,7 +1,7 @@
 import { DistError } from '@rlhfjs/core';
-import { freePort } from '../../test/helpers';
-import { TorchStoreHost } from '../../test/torch/torch_store_host';
-import { TorchStoreClient } from './torch_store_client';
+import { TorchStoreClient } from '@rlhfjs/dist';
+import { freePort } from '../helpers';
+import { TorchStoreHost } from '../torch/torch_store_host';
 
 describe('TorchStoreClient against a real PyTorch TCPStore', () => {
   let host: TorchStoreHost | undefined;
