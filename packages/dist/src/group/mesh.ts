@@ -1,6 +1,7 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { DistError } from '@rlhfjs/core';
-import { acceptHandshake, connectHandshake } from '../transport/auth';
+import { acceptHandshakeOver, connectHandshakeOver } from '../transport/auth';
+import { SocketFeed } from '../transport/socket_feed';
 import type { BufferPool } from '../transport/buffer_pool';
 import { FrameConnection } from '../transport/frame_connection';
 import type { RendezvousStore } from '../store/rendezvous_store';
@@ -17,17 +18,6 @@ function listen(server: Server, host: string): Promise<number> {
       const address = server.address();
       resolve(typeof address === 'object' && address !== null ? address.port : 0);
     });
-  });
-}
-
-function connectTo(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
   });
 }
 
@@ -65,7 +55,8 @@ export async function connectMesh(
   const { rank, worldSize } = config;
   const prefix = `${config.runId}/${config.restartCount}`;
   const peers: Array<FrameConnection | undefined> = new Array(worldSize).fill(undefined);
-  const server = createServer();
+  // pauseOnConnect: nothing is read before SocketFeed re-wraps the connection to read through a reusable buffer
+  const server = createServer({ pauseOnConnect: true });
   let acceptedCount = 0;
   const expectedAccepts = worldSize - 1 - rank;
   let onAllAccepted: () => void = () => undefined;
@@ -74,11 +65,15 @@ export async function connectMesh(
     if (expectedAccepts === 0) resolve();
   });
   const handshakeMs = (): number => Math.max(500, deadline - Date.now());
-  server.on('connection', (socket) => {
+  server.on('connection', (accepted) => {
+    accepted.on('error', () => accepted.destroy());
+    const feed = SocketFeed.adopt(accepted);
+    const socket = feed.socket;
     socket.on('error', () => socket.destroy());
-    acceptHandshake(socket, config.secret, handshakeMs())
+    const timeoutMs = handshakeMs();
+    acceptHandshakeOver(socket, (byteCount) => feed.read(byteCount, timeoutMs, 'acceptHandshake'), config.secret)
       .then(() => {
-        const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes);
+        const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes, feed);
         connection.onControl = (frame) => {
           connection.onControl = () => undefined;
           const hello = frame.op === OpCode.hello ? parseHello(frame.payload) : undefined;
@@ -114,10 +109,13 @@ export async function connectMesh(
     }
     for (let peer = 0; peer < rank; peer += 1) {
       const [peerHost, peerPort] = splitAddress(await store.get(`${prefix}/addr/${peer}`, Math.max(1, deadline - Date.now())));
-      const socket = await connectTo(peerHost, peerPort);
+      const feed = await SocketFeed.connect(peerHost, peerPort);
+      const socket = feed.socket;
       socket.on('error', () => socket.destroy());
-      await connectHandshake(socket, config.secret, handshakeMs(), `initProcessGroup: rank ${rank} → rank ${peer}`);
-      const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes);
+      const what = `initProcessGroup: rank ${rank} → rank ${peer}`;
+      const timeoutMs = handshakeMs();
+      await connectHandshakeOver(socket, (byteCount) => feed.read(byteCount, timeoutMs, what), config.secret, what);
+      const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes, feed);
       await connection.send(OpCode.hello, 0, Buffer.from(JSON.stringify({ rank, prefix })));
       peers[peer] = connection;
     }

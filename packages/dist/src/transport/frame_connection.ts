@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { DistError } from '@rlhfjs/core';
 import type { BufferPool } from './buffer_pool';
+import type { SocketFeed } from './socket_feed';
 
 /** Every frame starts with this 16-byte header: magic, op code, sequence number, payload byte count. */
 export const FRAME_HEADER_BYTES = 16;
@@ -37,9 +38,12 @@ export class FrameConnection {
     private readonly onProtocolError: (message: string) => void,
     /** Frames announcing more payload bytes than this are refused before anything is allocated. */
     readonly maxPayloadBytes: number = 64 * 1024,
+    /** Read through this feed's reusable buffer instead of 'data' events. */
+    feed?: SocketFeed,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.consume(chunk));
+    if (feed !== undefined) feed.attach((chunk) => this.consume(chunk));
+    else socket.on('data', (chunk: Buffer) => this.consume(chunk));
     socket.resume();
   }
 
