@@ -14,11 +14,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
 const PYTHON = process.env.RLHFJS_TORCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
 function repeatsFor(megabytes: number): number {
+  if (process.env.BENCH_REPEATS !== undefined) return Number(process.env.BENCH_REPEATS);
   return megabytes >= 100 ? 2 : megabytes >= 16 ? 3 : 10;
 }
 
 async function rankMain(): Promise<void> {
-  const group = await initProcessGroup({ timeoutMs: 60_000, collectiveTimeoutMs: 120_000, secret: 'bench' });
+  const chunkBytes = process.env.BENCH_CHUNK_BYTES === undefined ? undefined : Number(process.env.BENCH_CHUNK_BYTES);
+  const group = await initProcessGroup({ timeoutMs: 60_000, collectiveTimeoutMs: 120_000, secret: 'bench', chunkBytes });
   for (const megabytes of SIZES_MB) {
     const buffer = new Float32Array((megabytes * 1024 * 1024) / 4).fill(1);
     await group.allReduce(buffer); // warm-up (page faults, pools)

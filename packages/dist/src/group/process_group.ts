@@ -252,21 +252,60 @@ export class ProcessGroup {
     }
   }
 
-  /** Large buffers: ring reduce-scatter, then a ring all-gather of the finished segments. */
+  /**
+   * Large buffers: a streaming ring. Reduce-scatter then all-gather, as 2(n−1) ring steps over the segments of
+   * `segmentBounds`, but pipelined chunk by chunk instead of step by step: a chunk is forwarded to the right as
+   * soon as it has been reduced (or, in the all-gather, received) — it does not wait for the rest of its
+   * segment, nor for the step to end, and the all-gather of a finished chunk overlaps the reduce-scatter of the
+   * next. Frames from the left therefore arrive in (step, chunk) order, which is the order they are read in.
+   * Chunks are reduced from the received frame straight into `buffer` and sent from `buffer` (no staging copy).
+   * Arithmetic is that of the unpipelined ring: segment k is summed in the fixed order k+1, k+2, …, k on rank k
+   * and copied from there, so every rank ends with identical bits.
+   */
   private async ringAllReduce(buffer: FloatArray, op: ReduceOp, seq: number): Promise<void> {
     const n = this.worldSize;
+    const rank = this.rank;
     const code = withDetails(OpCode.allReduceRing, { reduce: op, elementBytes: buffer.BYTES_PER_ELEMENT });
-    await this.ringReduceScatter(buffer, op, code, seq);
-    const [start, end] = segmentBounds(buffer.length, n, this.rank);
-    finishReduce(buffer, start, end, op, n);
-    for (let step = 0; step < n - 1; step += 1) {
-      const sendSegment = (((this.rank - step) % n) + n) % n;
-      const receiveSegment = (((this.rank - step - 1) % n) + n) % n;
-      await Promise.all([
-        this.sendSegment(buffer, sendSegment, code, seq),
-        this.receiveSegment(buffer, receiveSegment, code, seq, (offset, incoming) => buffer.set(incoming, offset)),
-      ]);
+    const size = buffer.BYTES_PER_ELEMENT;
+    const chunk = this.chunkElements(buffer);
+    const right = (rank + 1) % n;
+    const left = (rank - 1 + n) % n;
+    const segmentOf = (offset: number): number => ((offset % n) + n) % n;
+    // A chunk's memory may still be queued in the socket when a later step overwrites it: the write of the chunk
+    // at each offset is awaited before its all-gather copy lands there.
+    const inFlight = new Map<number, Promise<void>>();
+    const writes: Array<Promise<void>> = [];
+    const forward = (start: number, end: number): void => {
+      const write = this.send(right, code, seq, bytesOf(buffer, start * size, end * size));
+      write.catch(() => undefined); // observed below; a failure also fails the receives (the group aborts)
+      inFlight.set(start, write);
+      writes.push(write);
+    };
+    // reduce-scatter step 0 sends this rank's own data of segment r−1
+    const [firstStart, firstEnd] = segmentBounds(buffer.length, n, segmentOf(rank - 1));
+    for (let start = firstStart; start < firstEnd; start += chunk) forward(start, Math.min(firstEnd, start + chunk));
+    const lastStep = 2 * (n - 1) - 1;
+    for (let step = 0; step <= lastStep; step += 1) {
+      const reducing = step < n - 1;
+      // reduce-scatter step s receives segment r−2−s; all-gather step t = s−(n−1) receives segment r−1−t
+      const segment = reducing ? segmentOf(rank - 2 - step) : segmentOf(rank - 1 - (step - (n - 1)));
+      const [segmentStart, segmentEnd] = segmentBounds(buffer.length, n, segment);
+      for (let start = segmentStart; start < segmentEnd; start += chunk) {
+        const end = Math.min(segmentEnd, start + chunk);
+        const frame = await this.receive(left, code, seq, (end - start) * size);
+        const incoming = floatView(frame.payload, buffer);
+        if (reducing) {
+          reduceInto(buffer, start, incoming, op);
+          if (step === n - 2) finishReduce(buffer, start, end, op, n); // segment r is complete here
+        } else {
+          await inFlight.get(start);
+          buffer.set(incoming, start);
+        }
+        this.connection(left).release(frame);
+        if (step < lastStep) forward(start, end);
+      }
     }
+    await Promise.all(writes);
   }
 
   private chunkElements(buffer: FloatArray): number {
