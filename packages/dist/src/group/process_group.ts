@@ -1,6 +1,6 @@
 import { ConfigError, DistError } from '@rlhfjs/core';
 import type { BufferPool } from '../transport/buffer_pool';
-import type { Frame, FrameConnection } from '../transport/frame_connection';
+import type { DirectTarget, Frame, FrameConnection } from '../transport/frame_connection';
 import { collectiveArgumentProblems, rejectBadArguments } from './collective_arguments';
 import { OpCode, opName, withDetails } from './op_codes';
 import { finishReduce, reduceInto, segmentBounds, type FloatArray, type ReduceOp } from './reduce_op';
@@ -274,13 +274,34 @@ export class ProcessGroup {
     // A chunk's memory may still be queued in the socket when a later step overwrites it: the write of the chunk
     // at each offset is awaited before its all-gather copy lands there.
     const inFlight = new Map<number, Promise<void>>();
+    const settled = new Set<number>();
     const writes: Array<Promise<void>> = [];
     const forward = (start: number, end: number): void => {
+      settled.delete(start);
       const write = this.send(right, code, seq, bytesOf(buffer, start * size, end * size));
-      write.catch(() => undefined); // observed below; a failure also fails the receives (the group aborts)
+      write.then(
+        () => settled.add(start),
+        () => undefined, // observed below; a failure also fails the receives (the group aborts)
+      );
       inFlight.set(start, write);
       writes.push(write);
     };
+    // The all-gather frames from the left land straight in `buffer` (no staging copy) when the chunk they
+    // overwrite has been handed to the kernel by then; they are the frames after the reduce-scatter's.
+    const targets = new Map<number, DirectTarget>();
+    let ordinal = 0;
+    for (let step = 0; step < 2 * (n - 1); step += 1) {
+      const reducingStep = step < n - 1;
+      const segment = reducingStep ? segmentOf(rank - 2 - step) : segmentOf(rank - 1 - (step - (n - 1)));
+      const [segmentStart, segmentEnd] = segmentBounds(buffer.length, n, segment);
+      for (let start = segmentStart; start < segmentEnd; start += chunk, ordinal += 1) {
+        if (reducingStep) continue;
+        const end = Math.min(segmentEnd, start + chunk);
+        targets.set(ordinal, { bytes: bytesOf(buffer, start * size, end * size), ready: () => settled.has(start) || !inFlight.has(start) });
+      }
+    }
+    const leftConnection = this.connection(left);
+    leftConnection.planDirect(code, seq, targets);
     // reduce-scatter step 0 sends this rank's own data of segment r−1
     const [firstStart, firstEnd] = segmentBounds(buffer.length, n, segmentOf(rank - 1));
     for (let start = firstStart; start < firstEnd; start += chunk) forward(start, Math.min(firstEnd, start + chunk));
@@ -297,7 +318,7 @@ export class ProcessGroup {
         if (reducing) {
           reduceInto(buffer, start, incoming, op);
           if (step === n - 2) finishReduce(buffer, start, end, op, n); // segment r is complete here
-        } else {
+        } else if (frame.direct !== true) {
           await inFlight.get(start);
           buffer.set(incoming, start);
         }
@@ -305,6 +326,7 @@ export class ProcessGroup {
         if (step < lastStep) forward(start, end);
       }
     }
+    leftConnection.clearPlan();
     await Promise.all(writes);
   }
 

@@ -14,6 +14,15 @@ export interface Frame {
   readonly seq: number;
   /** From the pool; hand it back with `release()` once read. */
   readonly payload: Buffer;
+  /** The payload was received straight into a planned destination (see `planDirect`); it is not pooled. */
+  readonly direct?: boolean;
+}
+
+/** Where the payload of one expected frame should land, so that no staging copy is needed. */
+export interface DirectTarget {
+  readonly bytes: Uint8Array;
+  /** Checked when the frame's header arrives: false (the memory is still being sent) means use the pool. */
+  readonly ready: () => boolean;
 }
 
 type Waiter = { resolve: (frame: Frame) => void; reject: (error: Error) => void };
@@ -27,7 +36,10 @@ export class FrameConnection {
   private readonly waiters: Waiter[] = [];
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFill = 0;
-  private current: { op: number; seq: number; payload: Buffer; fill: number } | undefined;
+  private current: { op: number; seq: number; payload: Buffer; fill: number; direct: boolean } | undefined;
+  /** Planned destinations of the frames of one collective (op code, sequence number), by arrival ordinal. */
+  private plan: { op: number; seq: number; targets: Map<number, DirectTarget> } | undefined;
+  private lastData: { op: number; seq: number; ordinal: number } = { op: -1, seq: -1, ordinal: -1 };
   private failure: Error | undefined;
   /** Receives control frames (op code >= CONTROL_OP_BASE) instead of the queue. */
   onControl: (frame: Frame) => void = () => undefined;
@@ -73,7 +85,32 @@ export class FrameConnection {
   }
 
   release(frame: Frame): void {
-    this.pool.give(frame.payload);
+    if (frame.direct !== true) this.pool.give(frame.payload);
+  }
+
+  /**
+   * Receive the frames of collective (op, seq) whose arrival ordinal (0 for its first frame on this connection)
+   * is a key of `targets` straight into that memory, when it matches the announced size and is `ready()`.
+   * Frames that arrived before the plan, or do not match, go through the pool as usual.
+   */
+  planDirect(op: number, seq: number, targets: Map<number, DirectTarget>): void {
+    this.plan = { op, seq, targets };
+  }
+
+  clearPlan(): void {
+    this.plan = undefined;
+  }
+
+  private payloadFor(op: number, seq: number, byteCount: number): { payload: Buffer; direct: boolean } {
+    if (op >= CONTROL_OP_BASE && op <= 0xffff) return { payload: this.pool.take(byteCount), direct: false };
+    const last = this.lastData;
+    const ordinal = last.op === op && last.seq === seq ? last.ordinal + 1 : 0;
+    this.lastData = { op, seq, ordinal };
+    const target = this.plan !== undefined && this.plan.op === op && this.plan.seq === seq ? this.plan.targets.get(ordinal) : undefined;
+    if (target !== undefined && target.bytes.byteLength === byteCount && target.ready()) {
+      return { payload: Buffer.from(target.bytes.buffer, target.bytes.byteOffset, target.bytes.byteLength), direct: true };
+    }
+    return { payload: this.pool.take(byteCount), direct: false };
   }
 
   /** Write one frame; resolves once the payload has been handed to the kernel (the caller may then reuse it). */
@@ -127,7 +164,9 @@ export class FrameConnection {
           this.protocolError(`a frame announced ${byteCount} payload bytes, above the ${this.maxPayloadBytes} the protocol ever sends`);
           return;
         }
-        this.current = { op: this.header.readUInt32LE(4), seq: this.header.readUInt32LE(8), payload: this.pool.take(byteCount), fill: 0 };
+        const op = this.header.readUInt32LE(4);
+        const seq = this.header.readUInt32LE(8);
+        this.current = { op, seq, ...this.payloadFor(op, seq, byteCount), fill: 0 };
       }
       const current = this.current;
       const take = Math.min(current.payload.length - current.fill, chunk.length - offset);
@@ -136,7 +175,7 @@ export class FrameConnection {
       offset += take;
       if (current.fill === current.payload.length) {
         this.current = undefined;
-        this.deliver({ op: current.op, seq: current.seq, payload: current.payload });
+        this.deliver({ op: current.op, seq: current.seq, payload: current.payload, direct: current.direct });
       }
     }
   }
