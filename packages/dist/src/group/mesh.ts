@@ -1,9 +1,10 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { DistError } from '@rlhfjs/core';
-import { acceptHandshake, connectHandshake } from '../transport/auth';
+import { acceptHandshakeOver, connectHandshakeOver } from '../transport/auth';
+import { SocketFeed } from '../transport/socket_feed';
 import type { BufferPool } from '../transport/buffer_pool';
 import { FrameConnection } from '../transport/frame_connection';
-import type { StoreClient } from '../store/store_client';
+import type { RendezvousStore } from '../store/rendezvous_store';
 import type { ProcessGroupConfig } from './process_group_config';
 import { OpCode } from './op_codes';
 
@@ -20,21 +21,22 @@ function listen(server: Server, host: string): Promise<number> {
   });
 }
 
-function connectTo(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
-
 /** Split `host:port`, `[v6]:port` too. */
 function splitAddress(address: string): [string, number] {
   const colon = address.lastIndexOf(':');
   return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
+}
+
+/** The hello frame a connecting rank sends, or undefined when it is not one. */
+function parseHello(payload: Buffer): { rank: number; prefix: string } | undefined {
+  try {
+    const value: unknown = JSON.parse(payload.toString('utf8'));
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { rank, prefix } = value as { rank?: unknown; prefix?: unknown };
+    return typeof rank === 'number' && typeof prefix === 'string' ? { rank, prefix } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -45,14 +47,16 @@ function splitAddress(address: string): [string, number] {
  */
 export async function connectMesh(
   config: ProcessGroupConfig,
-  store: StoreClient,
+  store: RendezvousStore,
   pool: BufferPool,
   deadline: number,
+  maxFrameBytes: number,
 ): Promise<Array<FrameConnection | undefined>> {
   const { rank, worldSize } = config;
   const prefix = `${config.runId}/${config.restartCount}`;
   const peers: Array<FrameConnection | undefined> = new Array(worldSize).fill(undefined);
-  const server = createServer();
+  // pauseOnConnect: nothing is read before SocketFeed re-wraps the connection to read through a reusable buffer
+  const server = createServer({ pauseOnConnect: true });
   let acceptedCount = 0;
   const expectedAccepts = worldSize - 1 - rank;
   let onAllAccepted: () => void = () => undefined;
@@ -61,16 +65,20 @@ export async function connectMesh(
     if (expectedAccepts === 0) resolve();
   });
   const handshakeMs = (): number => Math.max(500, deadline - Date.now());
-  server.on('connection', (socket) => {
+  server.on('connection', (accepted) => {
+    accepted.on('error', () => accepted.destroy());
+    const feed = SocketFeed.adopt(accepted);
+    const socket = feed.socket;
     socket.on('error', () => socket.destroy());
-    acceptHandshake(socket, config.secret, handshakeMs())
+    const timeoutMs = handshakeMs();
+    acceptHandshakeOver(socket, (byteCount) => feed.read(byteCount, timeoutMs, 'acceptHandshake'), config.secret)
       .then(() => {
-        const connection = new FrameConnection(socket, pool, () => socket.destroy());
+        const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes, feed);
         connection.onControl = (frame) => {
           connection.onControl = () => undefined;
-          const hello = frame.op === OpCode.hello ? (JSON.parse(frame.payload.toString('utf8')) as { rank: number; prefix: string }) : undefined;
+          const hello = frame.op === OpCode.hello ? parseHello(frame.payload) : undefined;
           const peer = hello?.rank ?? -1;
-          if (hello === undefined || hello.prefix !== prefix || !(peer > rank && peer < worldSize) || peers[peer] !== undefined) {
+          if (hello === undefined || hello.prefix !== prefix || !(Number.isInteger(peer) && peer > rank && peer < worldSize) || peers[peer] !== undefined) {
             socket.destroy();
             return;
           }
@@ -83,7 +91,7 @@ export async function connectMesh(
   });
   try {
     const port = await listen(server, config.bindAddr);
-    const host = config.advertiseAddr ?? (store.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+    const host = config.advertiseAddr ?? (store.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
     await store.set(`${prefix}/addr/${rank}`, `${host.includes(':') ? `[${host}]` : host}:${port}`);
     const keys = Array.from({ length: worldSize }, (_, peer) => `${prefix}/addr/${peer}`);
     try {
@@ -101,10 +109,13 @@ export async function connectMesh(
     }
     for (let peer = 0; peer < rank; peer += 1) {
       const [peerHost, peerPort] = splitAddress(await store.get(`${prefix}/addr/${peer}`, Math.max(1, deadline - Date.now())));
-      const socket = await connectTo(peerHost, peerPort);
+      const feed = await SocketFeed.connect(peerHost, peerPort);
+      const socket = feed.socket;
       socket.on('error', () => socket.destroy());
-      await connectHandshake(socket, config.secret, handshakeMs(), `initProcessGroup: rank ${rank} → rank ${peer}`);
-      const connection = new FrameConnection(socket, pool, () => socket.destroy());
+      const what = `initProcessGroup: rank ${rank} → rank ${peer}`;
+      const timeoutMs = handshakeMs();
+      await connectHandshakeOver(socket, (byteCount) => feed.read(byteCount, timeoutMs, what), config.secret, what);
+      const connection = new FrameConnection(socket, pool, () => socket.destroy(), maxFrameBytes, feed);
       await connection.send(OpCode.hello, 0, Buffer.from(JSON.stringify({ rank, prefix })));
       peers[peer] = connection;
     }

@@ -1,6 +1,7 @@
-import { DistError } from '@rlhfjs/core';
+import { ConfigError, DistError } from '@rlhfjs/core';
 import type { BufferPool } from '../transport/buffer_pool';
-import type { Frame, FrameConnection } from '../transport/frame_connection';
+import type { DirectTarget, Frame, FrameConnection } from '../transport/frame_connection';
+import { collectiveArgumentProblems, rejectBadArguments } from './collective_arguments';
 import { OpCode, opName, withDetails } from './op_codes';
 import { finishReduce, reduceInto, segmentBounds, type FloatArray, type ReduceOp } from './reduce_op';
 
@@ -21,6 +22,24 @@ function bytesOf(array: ArrayBufferView, start = 0, end = array.byteLength): Uin
 function floatView(payload: Buffer, like: FloatArray): FloatArray {
   const constructor = like.constructor as FloatArrayConstructor;
   return new constructor(payload.buffer as ArrayBuffer, payload.byteOffset, payload.length / constructor.BYTES_PER_ELEMENT);
+}
+
+/** A peer's abort notice; a malformed one still aborts, as PROTOCOL, instead of throwing in a socket handler. */
+const FLOAT_ARRAYS = ['Float32Array', 'Float64Array'];
+
+function parseAbortNotice(text: string): { code: string; message: string; peer?: number } {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null) {
+      const { code, message, peer } = value as { code?: unknown; message?: unknown; peer?: unknown };
+      if (typeof code === 'string' && typeof message === 'string') {
+        return { code, message, peer: typeof peer === 'number' && Number.isInteger(peer) ? peer : undefined };
+      }
+    }
+  } catch {
+    // fall through
+  }
+  return { code: 'PROTOCOL', message: `a malformed abort notice (${JSON.stringify(text.slice(0, 80))})` };
 }
 
 /**
@@ -67,6 +86,8 @@ export class ProcessGroup {
 
   /** Reduce `buffer` across ranks in place; every rank ends with the same bits. */
   allReduce<T extends FloatArray>(buffer: T, op: ReduceOp = 'sum'): Promise<T> {
+    const bad = rejectBadArguments(`allReduce (rank ${this.rank})`, collectiveArgumentProblems({ buffer: { value: buffer, accepts: FLOAT_ARRAYS }, op }));
+    if (bad !== undefined) return bad;
     return this.run('allReduce', async (seq) => {
       if (this.worldSize === 1) return buffer;
       const useRing = buffer.byteLength >= this.settings.ringThresholdBytes && buffer.length >= this.worldSize;
@@ -78,6 +99,11 @@ export class ProcessGroup {
 
   /** Copy `buffer` of rank `root` into `buffer` of every rank. */
   broadcast<T extends FloatArray | Uint8Array>(buffer: T, root = 0): Promise<T> {
+    const bad = rejectBadArguments(
+      `broadcast (rank ${this.rank})`,
+      collectiveArgumentProblems({ buffer: { value: buffer, accepts: [...FLOAT_ARRAYS, 'Uint8Array'] }, root: { value: root, worldSize: this.worldSize } }),
+    );
+    if (bad !== undefined) return bad;
     return this.run('broadcast', async (seq) => {
       this.checkRoot(root, 'broadcast');
       if (this.worldSize === 1) return buffer;
@@ -89,6 +115,8 @@ export class ProcessGroup {
 
   /** Every rank's array (lengths may differ), in rank order; this rank's entry is a copy. */
   allGather(buffer: Float32Array): Promise<Float32Array[]> {
+    const bad = rejectBadArguments(`allGather (rank ${this.rank})`, collectiveArgumentProblems({ buffer: { value: buffer, accepts: ['Float32Array'] } }));
+    if (bad !== undefined) return bad;
     return this.run('allGather', async (seq) => {
       const op = withDetails(OpCode.allGather, { elementBytes: 4 });
       const parts = await this.exchange(bytesOf(buffer), op, seq);
@@ -98,26 +126,41 @@ export class ProcessGroup {
 
   /** Every rank's JSON-serializable value, in rank order. */
   allGatherObject<T>(value: T): Promise<T[]> {
+    let serialized: string;
+    try {
+      serialized = JSON.stringify(value) ?? 'null';
+    } catch (error) {
+      return Promise.reject(new ConfigError(`allGatherObject (rank ${this.rank})`, [`value is not JSON-serializable: ${String(error)}`], { cause: error }));
+    }
     return this.run('allGatherObject', async (seq) => {
-      const parts = await this.exchange(Buffer.from(JSON.stringify(value) ?? 'null', 'utf8'), OpCode.allGatherObject, seq);
+      const parts = await this.exchange(Buffer.from(serialized, 'utf8'), OpCode.allGatherObject, seq);
       return parts.map((part) => JSON.parse(Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString('utf8')) as T);
     });
   }
 
   /** Rank `root`'s JSON-serializable value on every rank (a JSON round trip on the root too). */
   broadcastObject<T>(value: T, root = 0): Promise<T> {
+    const bad = rejectBadArguments(`broadcastObject (rank ${this.rank})`, collectiveArgumentProblems({ root: { value: root, worldSize: this.worldSize } }));
+    if (bad !== undefined) return bad;
+    let serialized: string | undefined;
+    if (this.rank === root) {
+      try {
+        serialized = JSON.stringify(value) ?? 'null';
+      } catch (error) {
+        return Promise.reject(new ConfigError(`broadcastObject (rank ${this.rank})`, [`value is not JSON-serializable: ${String(error)}`], { cause: error }));
+      }
+    }
     return this.run('broadcastObject', async (seq) => {
       this.checkRoot(root, 'broadcastObject');
       const op = withDetails(OpCode.broadcastObject, { root });
       let text: string;
       if (this.rank === root) {
-        text = JSON.stringify(value) ?? 'null';
+        text = serialized ?? 'null';
         const bytes = Buffer.from(text, 'utf8');
-        await Promise.all(this.otherRanks().map((peer) => this.send(peer, op, seq, bytes)));
+        await Promise.all(this.otherRanks().map((peer) => this.sendSized(peer, op, seq, bytes)));
       } else {
-        const frame = await this.receive(root, op, seq);
-        text = frame.payload.toString('utf8');
-        this.connection(root).release(frame);
+        const bytes = await this.receiveSized(root, op, seq);
+        text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
       }
       return JSON.parse(text) as T;
     });
@@ -128,6 +171,8 @@ export class ProcessGroup {
    * `segmentBounds`: the first `length % worldSize` ranks get one element more). `input` is not modified.
    */
   reduceScatter(input: Float32Array, op: ReduceOp = 'sum'): Promise<Float32Array> {
+    const bad = rejectBadArguments(`reduceScatter (rank ${this.rank})`, collectiveArgumentProblems({ buffer: { value: input, accepts: ['Float32Array'] }, op }));
+    if (bad !== undefined) return bad;
     return this.run('reduceScatter', async (seq) => {
       const work = new Float32Array(input);
       if (this.worldSize > 1) await this.ringReduceScatter(work, op, withDetails(OpCode.reduceScatter, { reduce: op, elementBytes: 4 }), seq);
@@ -207,21 +252,82 @@ export class ProcessGroup {
     }
   }
 
-  /** Large buffers: ring reduce-scatter, then a ring all-gather of the finished segments. */
+  /**
+   * Large buffers: a streaming ring. Reduce-scatter then all-gather, as 2(n−1) ring steps over the segments of
+   * `segmentBounds`, but pipelined chunk by chunk instead of step by step: a chunk is forwarded to the right as
+   * soon as it has been reduced (or, in the all-gather, received) — it does not wait for the rest of its
+   * segment, nor for the step to end, and the all-gather of a finished chunk overlaps the reduce-scatter of the
+   * next. Frames from the left therefore arrive in (step, chunk) order, which is the order they are read in.
+   * Chunks are reduced from the received frame straight into `buffer` and sent from `buffer` (no staging copy).
+   * Arithmetic is that of the unpipelined ring: segment k is summed in the fixed order k+1, k+2, …, k on rank k
+   * and copied from there, so every rank ends with identical bits.
+   */
   private async ringAllReduce(buffer: FloatArray, op: ReduceOp, seq: number): Promise<void> {
     const n = this.worldSize;
+    const rank = this.rank;
     const code = withDetails(OpCode.allReduceRing, { reduce: op, elementBytes: buffer.BYTES_PER_ELEMENT });
-    await this.ringReduceScatter(buffer, op, code, seq);
-    const [start, end] = segmentBounds(buffer.length, n, this.rank);
-    finishReduce(buffer, start, end, op, n);
-    for (let step = 0; step < n - 1; step += 1) {
-      const sendSegment = (((this.rank - step) % n) + n) % n;
-      const receiveSegment = (((this.rank - step - 1) % n) + n) % n;
-      await Promise.all([
-        this.sendSegment(buffer, sendSegment, code, seq),
-        this.receiveSegment(buffer, receiveSegment, code, seq, (offset, incoming) => buffer.set(incoming, offset)),
-      ]);
+    const size = buffer.BYTES_PER_ELEMENT;
+    const chunk = this.chunkElements(buffer);
+    const right = (rank + 1) % n;
+    const left = (rank - 1 + n) % n;
+    const segmentOf = (offset: number): number => ((offset % n) + n) % n;
+    // A chunk's memory may still be queued in the socket when a later step overwrites it: the write of the chunk
+    // at each offset is awaited before its all-gather copy lands there.
+    const inFlight = new Map<number, Promise<void>>();
+    const settled = new Set<number>();
+    const writes: Array<Promise<void>> = [];
+    const forward = (start: number, end: number): void => {
+      settled.delete(start);
+      const write = this.send(right, code, seq, bytesOf(buffer, start * size, end * size));
+      write.then(
+        () => settled.add(start),
+        () => undefined, // observed below; a failure also fails the receives (the group aborts)
+      );
+      inFlight.set(start, write);
+      writes.push(write);
+    };
+    // The all-gather frames from the left land straight in `buffer` (no staging copy) when the chunk they
+    // overwrite has been handed to the kernel by then; they are the frames after the reduce-scatter's.
+    const targets = new Map<number, DirectTarget>();
+    let ordinal = 0;
+    for (let step = 0; step < 2 * (n - 1); step += 1) {
+      const reducingStep = step < n - 1;
+      const segment = reducingStep ? segmentOf(rank - 2 - step) : segmentOf(rank - 1 - (step - (n - 1)));
+      const [segmentStart, segmentEnd] = segmentBounds(buffer.length, n, segment);
+      for (let start = segmentStart; start < segmentEnd; start += chunk, ordinal += 1) {
+        if (reducingStep) continue;
+        const end = Math.min(segmentEnd, start + chunk);
+        targets.set(ordinal, { bytes: bytesOf(buffer, start * size, end * size), ready: () => settled.has(start) || !inFlight.has(start) });
+      }
     }
+    const leftConnection = this.connection(left);
+    leftConnection.planDirect(code, seq, targets);
+    // reduce-scatter step 0 sends this rank's own data of segment r−1
+    const [firstStart, firstEnd] = segmentBounds(buffer.length, n, segmentOf(rank - 1));
+    for (let start = firstStart; start < firstEnd; start += chunk) forward(start, Math.min(firstEnd, start + chunk));
+    const lastStep = 2 * (n - 1) - 1;
+    for (let step = 0; step <= lastStep; step += 1) {
+      const reducing = step < n - 1;
+      // reduce-scatter step s receives segment r−2−s; all-gather step t = s−(n−1) receives segment r−1−t
+      const segment = reducing ? segmentOf(rank - 2 - step) : segmentOf(rank - 1 - (step - (n - 1)));
+      const [segmentStart, segmentEnd] = segmentBounds(buffer.length, n, segment);
+      for (let start = segmentStart; start < segmentEnd; start += chunk) {
+        const end = Math.min(segmentEnd, start + chunk);
+        const frame = await this.receive(left, code, seq, (end - start) * size);
+        const incoming = floatView(frame.payload, buffer);
+        if (reducing) {
+          reduceInto(buffer, start, incoming, op);
+          if (step === n - 2) finishReduce(buffer, start, end, op, n); // segment r is complete here
+        } else if (frame.direct !== true) {
+          await inFlight.get(start);
+          buffer.set(incoming, start);
+        }
+        this.connection(left).release(frame);
+        if (step < lastStep) forward(start, end);
+      }
+    }
+    leftConnection.clearPlan();
+    await Promise.all(writes);
   }
 
   private chunkElements(buffer: FloatArray): number {
@@ -260,11 +366,9 @@ export class ProcessGroup {
   private async starBroadcast(buffer: FloatArray | Uint8Array, root: number, seq: number): Promise<void> {
     const code = withDetails(OpCode.broadcastStar, { elementBytes: buffer.BYTES_PER_ELEMENT, root });
     if (this.rank === root) {
-      await Promise.all(this.otherRanks().map((peer) => this.send(peer, code, seq, bytesOf(buffer))));
+      await Promise.all(this.otherRanks().map((peer) => this.sendChunked(peer, code, seq, bytesOf(buffer))));
     } else {
-      const frame = await this.receive(root, code, seq, buffer.byteLength);
-      bytesOf(buffer).set(frame.payload);
-      this.connection(root).release(frame);
+      await this.receiveChunkedInto(root, code, seq, bytesOf(buffer));
     }
   }
 
@@ -292,14 +396,12 @@ export class ProcessGroup {
 
   /** Send `bytes` to every peer and receive theirs; returns every rank's bytes in rank order. */
   private async exchange(bytes: Uint8Array, code: number, seq: number): Promise<Uint8Array[]> {
-    const sends = Promise.all(this.otherRanks().map((peer) => this.send(peer, code, seq, bytes)));
+    const sends = Promise.all(this.otherRanks().map((peer) => this.sendSized(peer, code, seq, bytes)));
     const parts: Uint8Array[] = new Array(this.worldSize);
     parts[this.rank] = new Uint8Array(bytes);
     await Promise.all(
       this.otherRanks().map(async (peer) => {
-        const frame = await this.receive(peer, code, seq);
-        parts[peer] = new Uint8Array(frame.payload);
-        this.connection(peer).release(frame);
+        parts[peer] = await this.receiveSized(peer, code, seq);
       }),
     );
     await sends;
@@ -307,6 +409,57 @@ export class ProcessGroup {
   }
 
   // ---- plumbing ----------------------------------------------------------------------------------------------
+
+  /** `bytes` as frames of at most `chunkBytes` (one empty frame when there are none): no frame exceeds the cap. */
+  private async sendChunked(peer: number, code: number, seq: number, bytes: Uint8Array): Promise<void> {
+    const chunk = this.settings.chunkBytes;
+    const writes: Array<Promise<void>> = [];
+    for (let offset = 0; offset === 0 || offset < bytes.byteLength; offset += chunk) {
+      writes.push(this.send(peer, code, seq, bytes.subarray(offset, Math.min(bytes.byteLength, offset + chunk))));
+    }
+    await Promise.all(writes);
+  }
+
+  /** The counterpart of `sendChunked`, straight into `target` (whose size both sides know). */
+  private async receiveChunkedInto(peer: number, code: number, seq: number, target: Uint8Array): Promise<void> {
+    const chunk = this.settings.chunkBytes;
+    for (let offset = 0; offset === 0 || offset < target.byteLength; offset += chunk) {
+      const end = Math.min(target.byteLength, offset + chunk);
+      const frame = await this.receive(peer, code, seq, end - offset);
+      target.set(frame.payload, offset);
+      this.connection(peer).release(frame);
+    }
+  }
+
+  /** A byte count the receiver does not know yet: an 8-byte length frame, then `sendChunked`. */
+  private async sendSized(peer: number, code: number, seq: number, bytes: Uint8Array): Promise<void> {
+    const length = Buffer.allocUnsafe(8);
+    length.writeDoubleLE(bytes.byteLength);
+    await Promise.all([this.send(peer, code, seq, length), this.sendChunked(peer, code, seq, bytes)]);
+  }
+
+  /**
+   * The counterpart of `sendSized`. The announced length is not allocated up front: the chunks are kept as they
+   * arrive and joined at the end, so a peer cannot make this rank allocate more than it actually sent.
+   */
+  private async receiveSized(peer: number, code: number, seq: number): Promise<Uint8Array> {
+    const header = await this.receive(peer, code, seq, 8);
+    const total = header.payload.readDoubleLE(0);
+    this.connection(peer).release(header);
+    if (!Number.isSafeInteger(total) || total < 0) {
+      const error = new DistError('PROTOCOL', `${this.currentOperation}: rank ${this.rank}: rank ${peer} announced a length of ${total} bytes`, { peer });
+      this.abort(error);
+      throw error;
+    }
+    const chunk = this.settings.chunkBytes;
+    const parts: Buffer[] = [];
+    for (let offset = 0; offset === 0 || offset < total; offset += chunk) {
+      const frame = await this.receive(peer, code, seq, Math.min(total, offset + chunk) - offset);
+      parts.push(Buffer.from(frame.payload));
+      this.connection(peer).release(frame);
+    }
+    return new Uint8Array(Buffer.concat(parts, total));
+  }
 
   private otherRanks(): number[] {
     return Array.from({ length: this.worldSize }, (_, peer) => peer).filter((peer) => peer !== this.rank);
@@ -442,7 +595,7 @@ export class ProcessGroup {
       return;
     }
     if (frame.op === OpCode.abort) {
-      const remote = JSON.parse(text) as { code: string; message: string; peer?: number };
+      const remote = parseAbortNotice(text);
       this.abort(
         new DistError(remote.code, `rank ${this.rank}: rank ${peer} aborted the group: ${remote.message}`, {
           peer: remote.peer ?? peer,
@@ -455,7 +608,8 @@ export class ProcessGroup {
   private peerClosed(peer: number, cause: Error | undefined): void {
     if (this.destroyed || this.failure !== undefined) return;
     if (this.departed.has(peer)) return;
-    this.abort(this.lost(peer, cause));
+    const reason = this.peers[peer]?.failureReason;
+    this.abort(reason instanceof DistError && reason.code === 'PROTOCOL' ? new DistError('PROTOCOL', `rank ${this.rank}: rank ${peer}: ${reason.message}`, { peer }) : this.lost(peer, cause));
   }
 
   /** Fail the group on this rank: tell every peer why (except `from`), fail pending receives, close the sockets. */

@@ -1,6 +1,8 @@
 import { ConfigError } from '@rlhfjs/core';
 import { deriveSecret } from '../transport/auth';
 import { detectDistEnv, type DistEnv, type DistEnvSource } from '../env/detect_dist_env';
+import type { StoreKind } from '../store/rendezvous_store';
+import { TORCH_STORE_PROTOCOLS, type TorchStoreProtocol } from '../store/torch_store_protocol';
 
 export interface ProcessGroupOptions {
   /** Override the detected environment (all of these default to `detectDistEnv(env)`). */
@@ -24,12 +26,26 @@ export interface ProcessGroupOptions {
   readonly chunkBytes?: number;
   /** Address to publish for this rank's data socket; default the local address that reaches the store. */
   readonly advertiseAddr?: string;
+  /**
+   * Which store to rendezvous through: `rlhfjs` (rank 0 serves our authenticated store on MASTER_PORT) or
+   * `torch` (a PyTorch c10d TCPStore already listens there: torchrun's agent store). Default `torch` when
+   * `TORCHELASTIC_USE_AGENT_STORE` is `True`, else `rlhfjs`.
+   */
+  readonly store?: StoreKind;
+  /** Wire protocol of the PyTorch TCPStore: `auto` (default, or `RLHFJS_TORCH_STORE_PROTOCOL`), `v1` (1.13), `v2` (2.x). */
+  readonly torchStoreProtocol?: TorchStoreProtocol | 'auto';
   /** The environment to detect from; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** Where the shared secret came from; `derived` (from the run id) protects nothing against anyone who can guess it. */
+export type SecretSource = 'option' | 'env' | 'derived';
+
 export interface ProcessGroupConfig extends DistEnv {
   readonly secret: string;
+  readonly secretSource: SecretSource;
+  readonly store: StoreKind;
+  readonly torchStoreProtocol: TorchStoreProtocol | 'auto';
   readonly timeoutMs: number;
   readonly collectiveTimeoutMs: number;
   readonly ringThresholdBytes: number;
@@ -75,7 +91,14 @@ export function resolveProcessGroupConfig(options: ProcessGroupOptions = {}): Pr
   integer('ringThresholdBytes', ringThresholdBytes, 0);
   integer('chunkBytes', chunkBytes, 8);
   if (chunkBytes % 8 !== 0) problems.push(`chunkBytes must be a multiple of 8, got ${chunkBytes}`);
-  if (options.secret !== undefined && options.secret.length === 0) problems.push('secret must not be empty');
+  if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length === 0)) problems.push('secret must be a non-empty string');
+  const agentStore = /^(true|1)$/i.test(env.TORCHELASTIC_USE_AGENT_STORE ?? '');
+  const store = options.store ?? (agentStore ? 'torch' : 'rlhfjs');
+  if (store !== 'rlhfjs' && store !== 'torch') problems.push(`store must be 'rlhfjs' or 'torch', got ${JSON.stringify(store)}`);
+  const torchStoreProtocol = options.torchStoreProtocol ?? ((env.RLHFJS_TORCH_STORE_PROTOCOL ?? 'auto') as TorchStoreProtocol | 'auto');
+  if (torchStoreProtocol !== 'auto' && !TORCH_STORE_PROTOCOLS.includes(torchStoreProtocol)) {
+    problems.push(`torchStoreProtocol must be 'auto', 'v1' or 'v2', got ${JSON.stringify(torchStoreProtocol)}`);
+  }
   if (problems.length > 0) throw new ConfigError('resolveProcessGroupConfig', problems);
   const masterAddr = options.masterAddr ?? detected.masterAddr;
   const runId = options.runId ?? detected.runId;
@@ -90,7 +113,10 @@ export function resolveProcessGroupConfig(options: ProcessGroupOptions = {}): Pr
     masterPort,
     runId,
     restartCount,
-    secret: options.secret ?? env.RLHFJS_DIST_SECRET ?? deriveSecret(runId),
+    secret: options.secret ?? (env.RLHFJS_DIST_SECRET || undefined) ?? deriveSecret(runId),
+    secretSource: options.secret !== undefined ? 'option' : env.RLHFJS_DIST_SECRET ? 'env' : 'derived',
+    store,
+    torchStoreProtocol,
     timeoutMs,
     collectiveTimeoutMs,
     ringThresholdBytes,

@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { DistError } from '@rlhfjs/core';
 import { connectHandshake } from '../transport/auth';
-import { readLines, type StoreRequest, type StoreResponse } from './store_protocol';
+import type { RendezvousStore } from './rendezvous_store';
+import { MAX_STORE_TIMEOUT_MS, readLines, type StoreRequest, type StoreResponse } from './store_protocol';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
@@ -21,14 +22,24 @@ function connectOnce(host: string, port: number): Promise<Socket> {
 }
 
 /** Client of the rendezvous `StoreServer`. Keys are used as given; callers scope them by run id. */
-export class StoreClient {
+export class StoreClient implements RendezvousStore {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (response: StoreResponse) => void; reject: (error: Error) => void }>();
   private closed = false;
 
   private constructor(readonly socket: Socket, private readonly where: string) {
     readLines(socket, (line) => {
-      const response = JSON.parse(line) as StoreResponse;
+      let response: StoreResponse;
+      try {
+        response = JSON.parse(line) as StoreResponse;
+      } catch {
+        socket.destroy();
+        return;
+      }
+      if (typeof response !== 'object' || response === null || typeof response.id !== 'number') {
+        socket.destroy();
+        return;
+      }
       const waiter = this.pending.get(response.id);
       this.pending.delete(response.id);
       waiter?.resolve(response);
@@ -39,6 +50,10 @@ export class StoreClient {
       for (const waiter of this.pending.values()) waiter.reject(error);
       this.pending.clear();
     });
+  }
+
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
   }
 
   /** Connect, retrying while the store is not up yet, until `deadline` (ms since epoch). */
@@ -88,14 +103,14 @@ export class StoreClient {
 
   /** The value of `key`, waiting up to `timeoutMs` for some rank to set it. */
   async get(key: string, timeoutMs: number): Promise<string> {
-    const response = await this.request({ command: 'get', key, timeoutMs });
+    const response = await this.request({ command: 'get', key, timeoutMs: Math.min(timeoutMs, MAX_STORE_TIMEOUT_MS) });
     if (!response.ok) throw new DistError('RENDEZVOUS', `${this.where}: key "${key}" was not set within ${timeoutMs} ms`);
     return String(response.value);
   }
 
   /** Wait until every key is set; on timeout the error lists the missing keys. */
   async wait(keys: readonly string[], timeoutMs: number): Promise<void> {
-    const response = await this.request({ command: 'wait', keys, timeoutMs });
+    const response = await this.request({ command: 'wait', keys, timeoutMs: Math.min(timeoutMs, MAX_STORE_TIMEOUT_MS) });
     if (!response.ok) {
       const error = new DistError('RENDEZVOUS', `${this.where}: keys missing after ${timeoutMs} ms: ${(response.missing ?? []).join(', ')}`);
       (error as DistError & { missing?: readonly string[] }).missing = response.missing;

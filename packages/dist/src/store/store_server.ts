@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { DistError } from '@rlhfjs/core';
 import { acceptHandshake } from '../transport/auth';
-import { readLines, type StoreRequest, type StoreResponse } from './store_protocol';
+import { parseStoreRequest, readLines, type StoreResponse } from './store_protocol';
 
 export interface StoreServerOptions {
   readonly host: string;
@@ -95,14 +95,15 @@ export class StoreServer {
     this.keyWaiters.set(key, list);
   }
 
+  /** One request line; an invalid one is answered with `ok: false` (or, without a readable id, closes that socket). */
   private handle(socket: Socket, line: string): void {
-    let request: StoreRequest;
-    try {
-      request = JSON.parse(line) as StoreRequest;
-    } catch {
-      socket.destroy();
+    const parsed = parseStoreRequest(line);
+    if ('problem' in parsed) {
+      if (parsed.id === undefined) socket.destroy();
+      else this.reply(socket, { id: parsed.id, ok: false, error: `invalid request: ${parsed.problem}` });
       return;
     }
+    const request = parsed.request;
     switch (request.command) {
       case 'set':
         this.values.set(request.key, request.value);
@@ -110,7 +111,8 @@ export class StoreServer {
         this.reply(socket, { id: request.id, ok: true });
         return;
       case 'add': {
-        const value = Number(this.values.get(request.key) ?? '0') + request.delta;
+        const current = Number(this.values.get(request.key) ?? '0');
+        const value = (Number.isFinite(current) ? current : 0) + request.delta;
         this.values.set(request.key, String(value));
         this.notify(request.key);
         this.reply(socket, { id: request.id, ok: true, value });

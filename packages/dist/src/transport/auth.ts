@@ -47,15 +47,23 @@ export function readExactly(socket: Socket, byteCount: number, timeoutMs: number
   });
 }
 
+/** Where a handshake reads from: the next `byteCount` bytes, or a rejection. */
+export type HandshakeRead = (byteCount: number) => Promise<Buffer>;
+
 /**
  * Accepting side of the HMAC-SHA256 challenge/response. Neither side ever sends the secret: the server sends a
  * nonce, the client answers with its own nonce and HMAC(secret, "client" ‖ serverNonce ‖ clientNonce), and the
  * server proves itself with HMAC(secret, "server" ‖ clientNonce ‖ serverNonce). A wrong answer closes the socket.
  */
 export async function acceptHandshake(socket: Socket, secret: string, timeoutMs: number): Promise<void> {
+  await acceptHandshakeOver(socket, (byteCount) => readExactly(socket, byteCount, timeoutMs, 'acceptHandshake'), secret);
+}
+
+/** `acceptHandshake` reading through `read` (a `SocketFeed`, for data sockets). */
+export async function acceptHandshakeOver(socket: Socket, read: HandshakeRead, secret: string): Promise<void> {
   const serverNonce = randomBytes(NONCE_BYTES);
   socket.write(Buffer.concat([MAGIC, serverNonce]));
-  const answer = await readExactly(socket, NONCE_BYTES + MAC_BYTES, timeoutMs, 'acceptHandshake');
+  const answer = await read(NONCE_BYTES + MAC_BYTES);
   const clientNonce = answer.subarray(0, NONCE_BYTES);
   const expected = mac(secret, 'client', serverNonce, clientNonce);
   if (!timingSafeEqual(expected, answer.subarray(NONCE_BYTES))) {
@@ -68,7 +76,12 @@ export async function acceptHandshake(socket: Socket, secret: string, timeoutMs:
 
 /** Connecting side of the handshake; throws `DistError('AUTH')` when the other side does not know the secret. */
 export async function connectHandshake(socket: Socket, secret: string, timeoutMs: number, what: string): Promise<void> {
-  const hello = await readExactly(socket, MAGIC.length + NONCE_BYTES, timeoutMs, what);
+  await connectHandshakeOver(socket, (byteCount) => readExactly(socket, byteCount, timeoutMs, what), secret, what);
+}
+
+/** `connectHandshake` reading through `read`. */
+export async function connectHandshakeOver(socket: Socket, read: HandshakeRead, secret: string, what: string): Promise<void> {
+  const hello = await read(MAGIC.length + NONCE_BYTES);
   if (!hello.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new DistError('AUTH', `${what}: the server is not an rlhfjs dist endpoint (bad greeting)`);
   }
@@ -77,7 +90,7 @@ export async function connectHandshake(socket: Socket, secret: string, timeoutMs
   socket.write(Buffer.concat([clientNonce, mac(secret, 'client', serverNonce, clientNonce)]));
   let reply: Buffer;
   try {
-    reply = await readExactly(socket, 1 + MAC_BYTES, timeoutMs, what);
+    reply = await read(1 + MAC_BYTES);
   } catch (error) {
     throw new DistError('AUTH', `${what}: the server refused our secret (RLHFJS_DIST_SECRET differs?)`, { cause: error });
   }

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
+import { DistError } from '@rlhfjs/core';
 import type { BufferPool } from './buffer_pool';
+import type { SocketFeed } from './socket_feed';
 
 /** Every frame starts with this 16-byte header: magic, op code, sequence number, payload byte count. */
 export const FRAME_HEADER_BYTES = 16;
@@ -12,6 +14,15 @@ export interface Frame {
   readonly seq: number;
   /** From the pool; hand it back with `release()` once read. */
   readonly payload: Buffer;
+  /** The payload was received straight into a planned destination (see `planDirect`); it is not pooled. */
+  readonly direct?: boolean;
+}
+
+/** Where the payload of one expected frame should land, so that no staging copy is needed. */
+export interface DirectTarget {
+  readonly bytes: Uint8Array;
+  /** Checked when the frame's header arrives: false (the memory is still being sent) means use the pool. */
+  readonly ready: () => boolean;
 }
 
 type Waiter = { resolve: (frame: Frame) => void; reject: (error: Error) => void };
@@ -25,7 +36,10 @@ export class FrameConnection {
   private readonly waiters: Waiter[] = [];
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFill = 0;
-  private current: { op: number; seq: number; payload: Buffer; fill: number } | undefined;
+  private current: { op: number; seq: number; payload: Buffer; fill: number; direct: boolean } | undefined;
+  /** Planned destinations of the frames of one collective (op code, sequence number), by arrival ordinal. */
+  private plan: { op: number; seq: number; targets: Map<number, DirectTarget> } | undefined;
+  private lastData: { op: number; seq: number; ordinal: number } = { op: -1, seq: -1, ordinal: -1 };
   private failure: Error | undefined;
   /** Receives control frames (op code >= CONTROL_OP_BASE) instead of the queue. */
   onControl: (frame: Frame) => void = () => undefined;
@@ -34,9 +48,14 @@ export class FrameConnection {
     readonly socket: Socket,
     private readonly pool: BufferPool,
     private readonly onProtocolError: (message: string) => void,
+    /** Frames announcing more payload bytes than this are refused before anything is allocated. */
+    readonly maxPayloadBytes: number = 64 * 1024,
+    /** Read through this feed's reusable buffer instead of 'data' events. */
+    feed?: SocketFeed,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.consume(chunk));
+    if (feed !== undefined) feed.attach((chunk) => this.consume(chunk));
+    else socket.on('data', (chunk: Buffer) => this.consume(chunk));
     socket.resume();
   }
 
@@ -47,6 +66,17 @@ export class FrameConnection {
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
   }
 
+  /** Why this connection failed, if it did. */
+  get failureReason(): Error | undefined {
+    return this.failure;
+  }
+
+  private protocolError(message: string): void {
+    const where = `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+    this.fail(new DistError('PROTOCOL', `FrameConnection(${where}): ${message}; closed the connection`));
+    this.onProtocolError(message);
+  }
+
   next(): Promise<Frame> {
     const frame = this.queue.shift();
     if (frame !== undefined) return Promise.resolve(frame);
@@ -55,11 +85,39 @@ export class FrameConnection {
   }
 
   release(frame: Frame): void {
-    this.pool.give(frame.payload);
+    if (frame.direct !== true) this.pool.give(frame.payload);
+  }
+
+  /**
+   * Receive the frames of collective (op, seq) whose arrival ordinal (0 for its first frame on this connection)
+   * is a key of `targets` straight into that memory, when it matches the announced size and is `ready()`.
+   * Frames that arrived before the plan, or do not match, go through the pool as usual.
+   */
+  planDirect(op: number, seq: number, targets: Map<number, DirectTarget>): void {
+    this.plan = { op, seq, targets };
+  }
+
+  clearPlan(): void {
+    this.plan = undefined;
+  }
+
+  private payloadFor(op: number, seq: number, byteCount: number): { payload: Buffer; direct: boolean } {
+    if (op >= CONTROL_OP_BASE && op <= 0xffff) return { payload: this.pool.take(byteCount), direct: false };
+    const last = this.lastData;
+    const ordinal = last.op === op && last.seq === seq ? last.ordinal + 1 : 0;
+    this.lastData = { op, seq, ordinal };
+    const target = this.plan !== undefined && this.plan.op === op && this.plan.seq === seq ? this.plan.targets.get(ordinal) : undefined;
+    if (target !== undefined && target.bytes.byteLength === byteCount && target.ready()) {
+      return { payload: Buffer.from(target.bytes.buffer, target.bytes.byteOffset, target.bytes.byteLength), direct: true };
+    }
+    return { payload: this.pool.take(byteCount), direct: false };
   }
 
   /** Write one frame; resolves once the payload has been handed to the kernel (the caller may then reuse it). */
   send(op: number, seq: number, payload: Uint8Array): Promise<void> {
+    if (payload.byteLength > this.maxPayloadBytes) {
+      return Promise.reject(new Error(`FrameConnection.send: ${payload.byteLength} bytes is above the ${this.maxPayloadBytes}-byte frame limit`));
+    }
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     header.writeUInt32LE(FRAME_MAGIC, 0);
     header.writeUInt32LE(op, 4);
@@ -98,11 +156,17 @@ export class FrameConnection {
         if (this.headerFill < FRAME_HEADER_BYTES) return;
         this.headerFill = 0;
         if (this.header.readUInt32LE(0) !== FRAME_MAGIC) {
-          this.onProtocolError(`bad frame magic 0x${this.header.readUInt32LE(0).toString(16)}`);
+          this.protocolError(`bad frame magic 0x${this.header.readUInt32LE(0).toString(16)}`);
           return;
         }
         const byteCount = this.header.readUInt32LE(12);
-        this.current = { op: this.header.readUInt32LE(4), seq: this.header.readUInt32LE(8), payload: this.pool.take(byteCount), fill: 0 };
+        if (byteCount > this.maxPayloadBytes) {
+          this.protocolError(`a frame announced ${byteCount} payload bytes, above the ${this.maxPayloadBytes} the protocol ever sends`);
+          return;
+        }
+        const op = this.header.readUInt32LE(4);
+        const seq = this.header.readUInt32LE(8);
+        this.current = { op, seq, ...this.payloadFor(op, seq, byteCount), fill: 0 };
       }
       const current = this.current;
       const take = Math.min(current.payload.length - current.fill, chunk.length - offset);
@@ -111,7 +175,7 @@ export class FrameConnection {
       offset += take;
       if (current.fill === current.payload.length) {
         this.current = undefined;
-        this.deliver({ op: current.op, seq: current.seq, payload: current.payload });
+        this.deliver({ op: current.op, seq: current.seq, payload: current.payload, direct: current.direct });
       }
     }
   }

@@ -141,7 +141,27 @@ async function strangerTarget(): Promise<void> {
   await group.destroy();
 }
 
-const scenarios: Record<string, () => Promise<void>> = { collectives, faultLoop, joinOnly, strangerTarget };
+/** Rendezvous (through whichever store the environment names), then one star and one ring all-reduce. */
+async function smallAllReduce(): Promise<void> {
+  const group = await initProcessGroup(groupOptions());
+  const small = new Float32Array([group.rank + 1, 10 * (group.rank + 1)]);
+  await group.allReduce(small, 'sum');
+  const large = new Float32Array(200_003).map((_, index) => value(group.rank, index));
+  await group.allReduce(large, 'sum');
+  const failures: string[] = [];
+  for (let index = 0; index < large.length; index += 1) {
+    let expected = 0;
+    for (let r = 0; r < group.worldSize; r += 1) expected += value(r, index);
+    if (large[index] !== expected) {
+      failures.push(`ring allReduce index ${index}: ${large[index]} != ${expected}`);
+      break;
+    }
+  }
+  emit({ rank: group.rank, small: Array.from(small), failures, digest: digest(large) });
+  await group.destroy();
+}
+
+const scenarios: Record<string, () => Promise<void>> = { collectives, faultLoop, joinOnly, strangerTarget, smallAllReduce };
 const scenario = scenarios[process.env.SCENARIO ?? ''];
 if (scenario === undefined) throw new Error(`unknown SCENARIO ${process.env.SCENARIO}`);
 scenario().catch((error: unknown) => {

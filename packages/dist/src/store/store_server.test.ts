@@ -1,0 +1,92 @@
+import { connect, type Socket } from 'node:net';
+import { connectHandshake } from '../transport/auth';
+import { StoreClient } from './store_client';
+import { StoreServer } from './store_server';
+
+function connected(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Send raw lines on an authenticated store connection; collect the JSON replies until `count` or close. */
+async function rawStoreExchange(port: number, secret: string, lines: string[], count: number): Promise<{ replies: unknown[]; closed: boolean }> {
+  const socket = await connected(port);
+  await connectHandshake(socket, secret, 5_000, 'test');
+  return new Promise((resolve) => {
+    const replies: unknown[] = [];
+    let pending = '';
+    let closed = false;
+    const done = (): void => resolve({ replies, closed });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      done();
+    }, 3_000);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      replies.push(...parts.map((part) => JSON.parse(part) as unknown));
+      if (replies.length >= count) {
+        clearTimeout(timer);
+        socket.destroy();
+        done();
+      }
+    });
+    socket.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      done();
+    });
+    socket.on('error', () => undefined);
+    socket.resume();
+    for (const line of lines) socket.write(line);
+  });
+}
+
+describe('StoreServer validates every request (issue 18 item 7)', () => {
+  const open: Array<{ destroy: () => Promise<void> | void }> = [];
+  afterEach(async () => {
+    for (const entry of open.splice(0)) await entry.destroy();
+  });
+
+  it('the store server answers malformed requests with errors, drops unreadable connections, and keeps serving', async () => {
+    const store = await StoreServer.start({ host: '127.0.0.1', port: 0, secret: 's3', handshakeTimeoutMs: 5_000 });
+    open.push({ destroy: () => store.close() });
+    // JSON null (crashed the server before), an array, a number: no id to answer, so the connection is dropped
+    for (const line of ['null\n', '[]\n', '42\n', 'not json\n']) {
+      const result = await rawStoreExchange(store.port, 's3', [line], 1);
+      expect([line, result.closed, result.replies]).toEqual([line, true, []]);
+    }
+    // well-formed ids with wrong fields: each answered ok: false, naming the problem
+    const bad = [
+      { id: 1, command: 'set', key: 5, value: 'x' },
+      { id: 2, command: 'set', key: 'k', value: null },
+      { id: 3, command: 'get', key: 'k', timeoutMs: 'soon' },
+      { id: 4, command: 'wait', keys: null, timeoutMs: 1 },
+      { id: 5, command: 'wait', keys: ['a', 7], timeoutMs: 1 },
+      { id: 6, command: 'add', key: 'k', delta: 'one' },
+      { id: 7, command: 'get', key: 'k', timeoutMs: 1e300 },
+      { id: 8, command: 'drop tables' },
+      { id: 9, command: 'set', key: 'k'.repeat(5000), value: 'x' },
+    ];
+    const result = await rawStoreExchange(store.port, 's3', bad.map((entry) => `${JSON.stringify(entry)}\n`), bad.length);
+    expect(result.replies).toHaveLength(bad.length);
+    for (const [index, reply] of (result.replies as Array<{ id: number; ok: boolean; error: string }>).entries()) {
+      expect([reply.id, reply.ok, reply.error]).toEqual([bad[index]?.id, false, expect.stringMatching(/^invalid request: /)]);
+    }
+    // a line longer than the 1 MiB cap closes that connection (nothing is buffered without bound)
+    const long = await rawStoreExchange(store.port, 's3', ['{"id":1,"command":"set","key":"k","value":"' + 'x'.repeat(1_100_000)], 1);
+    expect(long.closed).toBe(true);
+    // the server is alive and correct for a well-behaved client
+    const client = await StoreClient.connect('127.0.0.1', store.port, 's3', Date.now() + 5_000);
+    open.push({ destroy: () => client.close() });
+    await client.set('k', 'v');
+    expect(await client.get('k', 1_000)).toBe('v');
+    expect(await client.add('n', 2)).toBe(2);
+  }, 30_000);
+
+});
