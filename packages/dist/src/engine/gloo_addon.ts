@@ -14,7 +14,8 @@ export type GlooStoreFunction = (request: GlooStoreRequest, done: (error: string
 
 /** The native GlooGroup class (native/gloo_group.h). Promises reject with an Error carrying `code`. */
 export interface NativeGlooGroup {
-  connect(store: GlooStoreFunction): Promise<void>;
+  /** Rendezvous through `store` and connect every pair, under `connectTimeoutMs`. */
+  connect(store: GlooStoreFunction, connectTimeoutMs: number): Promise<void>;
   /** op: 0 sum, 1 mean, 2 max, 3 min. */
   allReduce(buffer: Float32Array | Float64Array, op: number): Promise<void>;
   broadcast(buffer: Float32Array | Float64Array | Uint8Array, root: number): Promise<void>;
