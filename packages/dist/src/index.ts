@@ -24,3 +24,5 @@ export { initGlooEngine } from './engine/init_gloo_engine';
 export { isGlooAvailable, glooUnavailableReason } from './engine/gloo_addon';
 export type { GlooRendezvousStore } from './engine/gloo_store_bridge';
 export type { CollectiveEngine } from './engine/collective_engine';
+export { connectDefaultEngine, resolveEngineChoice, ENGINE_CHOICES } from './engine/default_engine';
+export type { EngineChoice, DefaultEngineSettings } from './engine/default_engine';

@@ -34,10 +34,6 @@ let loaded: { addon: GlooAddon | null; error: string | null } | undefined;
 
 function load(): { addon: GlooAddon | null; error: string | null } {
   if (loaded === undefined) {
-    if (process.env.RLHFJS_DIST_ENGINE === 'ring') {
-      loaded = { addon: null, error: 'RLHFJS_DIST_ENGINE=ring turns the Gloo engine off' };
-      return loaded;
-    }
     try {
       loaded = { addon: require(glooAddonPath) as GlooAddon, error: null };
     } catch (error) {
@@ -52,7 +48,7 @@ export function loadGlooAddon(): GlooAddon | null {
   return load().addon;
 }
 
-/** True when the Gloo engine was built at install and loads here (and `RLHFJS_DIST_ENGINE` is not `ring`). */
+/** True when the Gloo engine was built at install and loads here. */
 export function isGlooAvailable(): boolean {
   return load().addon !== null;
 }
