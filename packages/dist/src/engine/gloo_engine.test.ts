@@ -85,6 +85,10 @@ describe('Gloo addon', () => {
       const buffers = [Float32Array.of(1, 2, 3), Float32Array.of(10, 20, -30)];
       await Promise.all(engines.map((engine, rank) => engine.allReduce(buffers[rank]!, 'sum')));
       expect(buffers).toEqual([Float32Array.of(11, 22, -27), Float32Array.of(11, 22, -27)]);
+      // A view into a larger array (DistributedReducer passes bucket.subarray(0, used)): only the view changes.
+      const backing = [Float32Array.of(9, 1, 2, 9), Float32Array.of(8, 3, 4, 8)];
+      await Promise.all(engines.map((engine, rank) => engine.allReduce(backing[rank]!.subarray(1, 3), 'max')));
+      expect(backing).toEqual([Float32Array.of(9, 3, 4, 9), Float32Array.of(8, 3, 4, 8)]);
       const bytes = [Uint8Array.of(0, 0), Uint8Array.of(7, 255)];
       await Promise.all(engines.map((engine, rank) => engine.broadcast(bytes[rank]!, 1)));
       expect(bytes[0]).toEqual(Uint8Array.of(7, 255));
