@@ -23,3 +23,11 @@ export type { DistributedReducerOptions, DistributedReducerConfig } from './redu
 export { launch, resolveLaunchConfig } from './launcher/launch';
 export type { LaunchOptions, LaunchConfig, LaunchResult } from './launcher/launch';
 export { parseLauncherArguments, runLauncherCli } from './launcher/cli';
+export { GlooEngine, resolveGlooEngineConfig } from './engine/gloo_engine';
+export type { GlooEngineOptions, GlooEngineConfig } from './engine/gloo_engine';
+export { initGlooEngine } from './engine/init_gloo_engine';
+export { isGlooAvailable, glooUnavailableReason } from './engine/gloo_addon';
+export type { GlooRendezvousStore } from './engine/gloo_store_bridge';
+export type { CollectiveEngine } from './engine/collective_engine';
+export { connectDefaultEngine, resolveEngineChoice, ENGINE_CHOICES } from './engine/default_engine';
+export type { EngineChoice, DefaultEngineSettings } from './engine/default_engine';

@@ -1,0 +1,245 @@
+#include "gloo_group.h"
+
+#include <functional>
+#include <utility>
+
+#include <gloo/allreduce.h>
+#include <gloo/barrier.h>
+#include <gloo/broadcast.h>
+#include <gloo/common/error.h>
+#include <gloo/math.h>
+#include <gloo/rendezvous/context.h>
+#include <gloo/transport/tcp/device.h>
+
+#include "js_store.h"
+
+namespace rlhfjs_gloo {
+
+namespace {
+
+// Error codes handed to JS (the TS side turns them into DistError with the same code).
+const char* Classify(const std::string& message, bool rendezvous) {
+  if (rendezvous) return "RENDEZVOUS";
+  if (message.find("Timed out") != std::string::npos || message.find("timed out") != std::string::npos ||
+      message.find("Timeout") != std::string::npos) {
+    return "TIMEOUT";
+  }
+  return "PEER_LOST";
+}
+
+// napi async work around one blocking gloo call: `body` runs on a libuv pool thread, the promise settles on the JS
+// thread. `keep` holds the JS buffer alive while gloo reads and writes its memory.
+class GlooWork : public Napi::AsyncWorker {
+ public:
+  GlooWork(Napi::Env env, const char* name, std::function<void()> body, bool rendezvous)
+      : Napi::AsyncWorker(env, name), body_(std::move(body)), rendezvous_(rendezvous), deferred_(env) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Keep(Napi::Value value) { keep_ = Napi::Persistent(value.As<Napi::Object>()); }
+
+ protected:
+  void Execute() override {
+    try {
+      body_();
+    } catch (const gloo::IoException& error) {
+      code_ = Classify(error.what(), rendezvous_);
+      SetError(error.what());
+    } catch (const std::exception& error) {
+      code_ = rendezvous_ ? "RENDEZVOUS" : "GLOO";
+      SetError(error.what());
+    } catch (...) {
+      code_ = "GLOO";
+      SetError("unknown gloo failure");
+    }
+  }
+
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+
+  void OnError(const Napi::Error& error) override {
+    Napi::Error withCode = Napi::Error::New(Env(), error.Message());
+    withCode.Set("code", Napi::String::New(Env(), code_));
+    deferred_.Reject(withCode.Value());
+  }
+
+ private:
+  std::function<void()> body_;
+  bool rendezvous_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keep_;
+  std::string code_ = "GLOO";
+};
+
+template <typename T>
+gloo::AllreduceOptions::Func ReduceFunction(int op) {
+  using Pointer = void (*)(void*, const void*, const void*, size_t);
+  switch (op) {
+    case 2:
+      return static_cast<Pointer>(&gloo::max<T>);
+    case 3:
+      return static_cast<Pointer>(&gloo::min<T>);
+    default:  // 0 sum, 1 mean (divided afterwards)
+      return static_cast<Pointer>(&gloo::sum<T>);
+  }
+}
+
+template <typename T>
+void RunAllReduce(const std::shared_ptr<gloo::Context>& context, T* data, size_t count, int op, uint32_t tag,
+                  std::chrono::milliseconds timeout) {
+  gloo::AllreduceOptions options(context);
+  options.setOutput(data, count);
+  options.setReduceFunction(ReduceFunction<T>(op));
+  options.setTag(tag);
+  options.setTimeout(timeout);
+  gloo::allreduce(options);
+  if (op == 1) {
+    const T size = static_cast<T>(context->size);
+    for (size_t index = 0; index < count; index += 1) data[index] /= size;
+  }
+}
+
+}  // namespace
+
+Napi::Function GlooGroup::Define(Napi::Env env) {
+  return DefineClass(env, "GlooGroup",
+                     {
+                         InstanceMethod("connect", &GlooGroup::Connect),
+                         InstanceMethod("allReduce", &GlooGroup::AllReduce),
+                         InstanceMethod("broadcast", &GlooGroup::Broadcast),
+                         InstanceMethod("barrier", &GlooGroup::Barrier),
+                         InstanceMethod("close", &GlooGroup::Close),
+                     });
+}
+
+GlooGroup::GlooGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GlooGroup>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber()) {
+    throw Napi::TypeError::New(env, "GlooGroup(rank, size, hostname, timeoutMs): wrong arguments");
+  }
+  rank_ = info[0].As<Napi::Number>().Int32Value();
+  size_ = info[1].As<Napi::Number>().Int32Value();
+  hostname_ = info[2].As<Napi::String>().Utf8Value();
+  timeout_ = std::chrono::milliseconds(info[3].As<Napi::Number>().Int64Value());
+  if (size_ < 1 || rank_ < 0 || rank_ >= size_ || timeout_.count() <= 0) {
+    throw Napi::RangeError::New(env, "GlooGroup: need 0 <= rank < size and timeoutMs > 0");
+  }
+}
+
+std::shared_ptr<gloo::Context> GlooGroup::RequireContext(Napi::Env env, const char* where) {
+  if (!context_) throw Napi::Error::New(env, std::string("GlooGroup.") + where + ": not connected (or closed)");
+  return context_;
+}
+
+Napi::Value GlooGroup::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "GlooGroup.connect(storeFn, connectTimeoutMs)");
+  }
+  if (context_) throw Napi::Error::New(env, "GlooGroup.connect: already connected");
+  Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "rlhfjs-gloo-store", 0, 1);
+  const std::chrono::milliseconds connectTimeout(info[1].As<Napi::Number>().Int64Value());
+  auto context = std::make_shared<gloo::rendezvous::Context>(rank_, size_);
+  // The rendezvous runs under its own deadline; collectives under the group's timeout afterwards.
+  context->setTimeout(connectTimeout);
+  const std::string hostname = hostname_;
+  const std::chrono::milliseconds timeout = timeout_;
+  auto body = [tsfn, context, hostname, connectTimeout, timeout]() mutable {
+    try {
+      gloo::transport::tcp::attr attr;
+      attr.hostname = hostname;
+      auto device = gloo::transport::tcp::CreateDevice(attr);
+      JsStore store(tsfn, connectTimeout);
+      context->connectFullMesh(store, device);
+      context->setTimeout(timeout);
+    } catch (...) {
+      tsfn.Release();
+      throw;
+    }
+    tsfn.Release();
+  };
+  auto* work = new GlooWork(env, "rlhfjs-gloo-connect", body, true);
+  Napi::Promise promise = work->Promise();
+  context_ = context;
+  work->Queue();
+  return promise;
+}
+
+Napi::Value GlooGroup::AllReduce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto context = RequireContext(env, "allReduce");
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "GlooGroup.allReduce(Float32Array | Float64Array, op)");
+  }
+  Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  const int op = info[1].As<Napi::Number>().Int32Value();
+  const size_t count = array.ElementLength();
+  void* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  const uint32_t tag = NextTag();
+  const std::chrono::milliseconds timeout = timeout_;
+  std::function<void()> body;
+  switch (array.TypedArrayType()) {
+    case napi_float32_array:
+      body = [=]() { RunAllReduce(context, static_cast<float*>(data), count, op, tag, timeout); };
+      break;
+    case napi_float64_array:
+      body = [=]() { RunAllReduce(context, static_cast<double*>(data), count, op, tag, timeout); };
+      break;
+    default:
+      throw Napi::TypeError::New(env, "GlooGroup.allReduce: only Float32Array and Float64Array");
+  }
+  auto* work = new GlooWork(env, "rlhfjs-gloo-allreduce", body, false);
+  work->Keep(array);
+  Napi::Promise promise = work->Promise();
+  work->Queue();
+  return promise;
+}
+
+Napi::Value GlooGroup::Broadcast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto context = RequireContext(env, "broadcast");
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "GlooGroup.broadcast(TypedArray, root)");
+  }
+  Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  const int root = info[1].As<Napi::Number>().Int32Value();
+  uint8_t* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  const size_t bytes = array.ByteLength();
+  const uint32_t tag = NextTag();
+  const std::chrono::milliseconds timeout = timeout_;
+  auto body = [=]() {
+    gloo::BroadcastOptions options(context);
+    options.setOutput(data, bytes);
+    options.setRoot(root);
+    options.setTag(tag);
+    options.setTimeout(timeout);
+    gloo::broadcast(options);
+  };
+  auto* work = new GlooWork(env, "rlhfjs-gloo-broadcast", body, false);
+  work->Keep(array);
+  Napi::Promise promise = work->Promise();
+  work->Queue();
+  return promise;
+}
+
+Napi::Value GlooGroup::Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto context = RequireContext(env, "barrier");
+  const uint32_t tag = NextTag();
+  const std::chrono::milliseconds timeout = timeout_;
+  auto body = [=]() {
+    gloo::BarrierOptions options(context);
+    options.setTag(tag);
+    options.setTimeout(timeout);
+    gloo::barrier(options);
+  };
+  auto* work = new GlooWork(env, "rlhfjs-gloo-barrier", body, false);
+  Napi::Promise promise = work->Promise();
+  work->Queue();
+  return promise;
+}
+
+void GlooGroup::Close(const Napi::CallbackInfo& /*info*/) {
+  // Work still in flight holds its own reference; the sockets close when the last one is dropped.
+  context_.reset();
+}
+
+}  // namespace rlhfjs_gloo
