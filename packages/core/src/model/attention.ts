@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ShapeError } from '../errors/errors';
 import { batchMatMul } from '../ops/mat_mul';
 
 const MASKED = -1e9;
@@ -31,7 +32,10 @@ export function attentionBias(
   });
 }
 
-/** Repeats each key/value head `groups` times for grouped-query attention: [B, Hkv, S, d] → [B, Hkv·groups, S, d]. */
+/**
+ * Repeats each key/value head `groups` times: [B, Hkv, S, d] → [B, Hkv·groups, S, d]. The model no longer needs it
+ * (scaledDotProductAttention reads grouped heads in place); kept as the plain reference the tests compare against.
+ */
 export function repeatKeyValueHeads(x: tf.Tensor4D, groups: number): tf.Tensor4D {
   if (groups === 1) return x;
   return tf.tidy(() => {
@@ -42,19 +46,31 @@ export function repeatKeyValueHeads(x: tf.Tensor4D, groups: number): tf.Tensor4D
   });
 }
 
-/** softmax(q kᵀ / √d + bias) v. q: [B, H, T, d], k/v: [B, H, S, d], bias: [B, 1, T, S] → [B, H, T, d]. */
+/**
+ * softmax(q kᵀ / √d + bias) v with grouped-query heads read in place (no repeated keys/values): query head h uses
+ * key/value head ⌊h / g⌋, g = H / Hkv, as HF's repeat_kv lays them out. q: [B, H, T, d], k/v: [B, Hkv, S, d],
+ * bias: [B, 1, T, S] → [B, H, T, d]. The g query heads of one key/value head are one [g·T, d] block of a batched
+ * matmul against that head's [S, d] keys, so GQA costs no copy of K or V, forward or backward.
+ */
 export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D): tf.Tensor4D {
+  const [batch, heads, queryLength, dim] = q.shape;
+  const [keyBatch, keyValueHeads, keyLength, keyDim] = k.shape;
+  if (keyBatch !== batch || keyDim !== dim || heads % keyValueHeads !== 0 || v.shape.some((size, i) => size !== k.shape[i])) {
+    throw new ShapeError(`scaledDotProductAttention: q [${q.shape}] does not fit k [${k.shape}] and v [${v.shape}] (need equal B and d, H a multiple of Hkv)`);
+  }
+  if (bias.shape[0] !== batch || bias.shape[1] !== 1 || bias.shape[2] !== queryLength || bias.shape[3] !== keyLength) {
+    throw new ShapeError(`scaledDotProductAttention: bias is [${bias.shape}], expected [${batch}, 1, ${queryLength}, ${keyLength}]`);
+  }
   return tf.tidy(() => {
-    const [batch, heads, queryLength, dim] = q.shape;
-    const keyLength = k.shape[2];
-    const q3 = tf.reshape(q, [batch * heads, queryLength, dim]) as tf.Tensor3D; // [B·H, T, d]
-    const k3 = tf.reshape(k, [batch * heads, keyLength, dim]) as tf.Tensor3D; // [B·H, S, d]
-    const v3 = tf.reshape(v, [batch * heads, keyLength, dim]) as tf.Tensor3D; // [B·H, S, d]
-    const scores = tf.mul(batchMatMul(q3, k3, false, true), 1 / Math.sqrt(dim)); // [B·H, T, S]
+    const groups = heads / keyValueHeads;
+    const q3 = tf.reshape(q, [batch * keyValueHeads, groups * queryLength, dim]) as tf.Tensor3D; // [B·Hkv, g·T, d]
+    const k3 = tf.reshape(k, [batch * keyValueHeads, keyLength, dim]) as tf.Tensor3D; // [B·Hkv, S, d]
+    const v3 = tf.reshape(v, [batch * keyValueHeads, keyLength, dim]) as tf.Tensor3D; // [B·Hkv, S, d]
+    const scores = tf.mul(batchMatMul(q3, k3, false, true), 1 / Math.sqrt(dim)); // [B·Hkv, g·T, S]
     const biased = tf.add(tf.reshape(scores, [batch, heads, queryLength, keyLength]), bias); // [B, H, T, S]
     const probabilities = tf.softmax(biased); // [B, H, T, S]
-    const context = batchMatMul(tf.reshape(probabilities, [batch * heads, queryLength, keyLength]) as tf.Tensor3D, v3); // [B·H, T, d]
-    return tf.reshape(context, [batch, heads, queryLength, dim]) as tf.Tensor4D;
+    const context = batchMatMul(tf.reshape(probabilities, [batch * keyValueHeads, groups * queryLength, keyLength]) as tf.Tensor3D, v3); // [B·Hkv, g·T, d]
+    return tf.reshape(context, [batch, heads, queryLength, dim]) as tf.Tensor4D; // [B, H, T, d]
   });
 }
 
