@@ -21,6 +21,23 @@ void GemmBatched(const float* a, const float* b, float* c, int64_t batch, int m,
   }
   const int lda = transposeA ? m : k;  // A stored [m, k] or [k, m]
   const int ldb = transposeB ? k : n;  // B stored [k, n] or [n, k]
+  // One row (or one column) of output: a matrix-vector product. OpenBLAS's sgemm (0.3.21) would pack the whole
+  // matrix first, so a decode step at batch 1 would copy every weight once more; sgemv reads each weight once.
+  if (m == 1 || n == 1) {
+    for (int64_t i = 0; i < batch; ++i) {
+      const float* ai = a + aOffsets[i];
+      const float* bi = b + bOffsets[i];
+      float* ci = c + i * outSize;
+      if (m == 1) {  // c[1, n] = a[1, k] · op(B): the vector is a (stride 1 whether stored [1, k] or [k, 1])
+        if (transposeB) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, bi, std::max(k, 1), ai, 1, 0.0f, ci, 1);
+        else cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, bi, std::max(n, 1), ai, 1, 0.0f, ci, 1);
+      } else {  // c[m, 1] = op(A) · b[k, 1]: the vector is b (stride 1 whether stored [k, 1] or [1, k])
+        if (transposeA) cblas_sgemv(CblasRowMajor, CblasTrans, k, m, 1.0f, ai, std::max(m, 1), bi, 1, 0.0f, ci, 1);
+        else cblas_sgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0f, ai, std::max(k, 1), bi, 1, 0.0f, ci, 1);
+      }
+    }
+    return;
+  }
   for (int64_t i = 0; i < batch; ++i) {
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, m, n,
                 k, 1.0f, a + aOffsets[i], std::max(lda, 1), b + bOffsets[i], std::max(ldb, 1), 0.0f,

@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { loadNativeAddon, nativeInfo } from '../binding/native_addon';
 import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
+import { registerKVCacheKernels } from '../kernels/kv_cache_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
 import { batchMatMulKernel, fusedMatMulKernel } from '../kernels/matmul_kernels';
 import { reductionKernels } from '../kernels/reduction_kernels';
@@ -54,5 +55,6 @@ export function registerNativeBackend(): boolean {
   for (const kernel of [batchMatMulKernel, fusedMatMulKernel, ...elementwiseKernels, ...reductionKernels, ...layoutKernels]) {
     overrideKernel(kernel);
   }
+  registerKVCacheKernels(nativeBackendName);
   return true;
 }
