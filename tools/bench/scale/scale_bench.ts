@@ -7,15 +7,14 @@
 //                          [--pairs 1] [--reps 2] [--no-torch] [--backend native] [--dir /tmp/rlhfjs-bench-scale]
 //                          [--timeout-min 20]
 import { spawnSync } from 'child_process';
-import { readFileSync } from 'fs';
 import { cpus, tmpdir } from 'os';
 import * as path from 'path';
 
 import { SCALE_MODELS, writeScaleCheckpoint, type ScaleModel } from './scale_models';
+import { describeTorch, PYTHON, torchAvailable as isTorchAvailable, torchEnvironment } from './torch_env';
 import { ROW_LABELS, SCALE_ROWS, workloadShape, type ScaleRow } from './scale_rows';
 
 const root = path.join(__dirname, '..', '..', '..');
-const PYTHON = '/usr/bin/python3';
 
 interface BenchOptions {
   readonly models: readonly ScaleModel[];
@@ -93,20 +92,6 @@ function runChild(command: string, args: string[], env: NodeJS.ProcessEnv, timeo
   return { failure: `exit ${child.status ?? child.signal}: ${stderr.slice(0, 300)}` };
 }
 
-/** OpenBLAS picks its generic Prescott kernels on AVX-512 Xeons unless told (DESIGN.md): choose from the CPU flags. */
-function openBlasCoreType(): string | undefined {
-  if (process.env['OPENBLAS_CORETYPE'] !== undefined) return process.env['OPENBLAS_CORETYPE'];
-  let flags = '';
-  try {
-    flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((line) => line.startsWith('flags')) ?? '';
-  } catch {
-    return undefined;
-  }
-  if (/\bavx512f\b/.test(flags)) return 'SkylakeX';
-  if (/\bavx2\b/.test(flags)) return 'Haswell';
-  return undefined;
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((p, q) => p - q);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
@@ -132,24 +117,13 @@ function summarize(outcomes: readonly Outcome[]): { text: string; seconds: numbe
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const torchAvailable = options.torch && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  const torchAvailable = options.torch && isTorchAvailable();
   if (options.torch && !torchAvailable) {
     console.log(`[bench:scale] PyTorch not importable by ${PYTHON}: install it with \`apt-get install -y python3-torch\` (Debian) for the comparison; rlhfjs only.`);
   }
-  const coreType = openBlasCoreType();
-  // PyTorch at its best here: OpenBLAS's AVX-512 kernels, and OpenMP threads that sleep instead of spinning
-  // between regions (on a shared 2-core machine spinning OpenMP workers and OpenBLAS's pthreads fight: 3× slower).
-  const torchEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...(coreType === undefined ? {} : { OPENBLAS_CORETYPE: coreType }),
-    OMP_WAIT_POLICY: process.env['OMP_WAIT_POLICY'] ?? 'PASSIVE',
-  };
+  const torchEnv = torchEnvironment();
   console.log(`[bench:scale] ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}); checkpoints under ${options.dir}; ${options.pairs} pair(s), median of ${options.reps} rep(s) after a warm-up in each child`);
-  if (torchAvailable) {
-    const blas = spawnSync(PYTHON, ['-c', 'import re, torch; print(torch.__version__, "BLAS_INFO=" + ",".join(re.findall(r"BLAS_INFO=(\\w+)", torch.__config__.show())))'], { encoding: 'utf8' }).stdout.trim();
-    const linked = spawnSync('sh', ['-c', 'readlink -f /usr/lib/$(uname -m)-linux-gnu/libblas.so.3 2>/dev/null'], { encoding: 'utf8' }).stdout.trim();
-    console.log(`[bench:scale] torch ${blas}; libblas.so.3 → ${linked || '?'}; torch children: OPENBLAS_CORETYPE=${coreType ?? '(unset)'}, OMP_WAIT_POLICY=${torchEnv['OMP_WAIT_POLICY']}, torch.set_num_threads(2)`);
-  }
+  if (torchAvailable) console.log(`[bench:scale] ${describeTorch()}`);
   console.log(`[bench:scale] rlhfjs children: backend ${options.backend ?? '(initBackend default)'}, OPENBLAS_CORETYPE=${process.env['OPENBLAS_CORETYPE'] ?? '(unset: the backend decides)'}`);
   const table: string[] = [];
   for (const model of options.models) {

@@ -170,12 +170,16 @@ def token_rows(batch, length, vocab):
     return torch.tensor([[1 + ((b * 7919 + t * 104729 + 17) % (vocab - 1)) for t in range(length)] for b in range(batch)])
 
 
-def greedy(model, ids, new_tokens):
+def greedy(model, ids, new_tokens, sample=False):
+    """HF-generate-like decoding: prefill, then one token a step (argmax, or a draw from softmax when sampling)."""
     with torch.inference_mode():
         logits, cache = model.forward(ids, None, last_only=True)
         out = [ids]
         for _ in range(new_tokens):
-            token = logits[:, -1].argmax(-1, keepdim=True)  # [B, 1]
+            if sample:
+                token = torch.multinomial(logits[:, -1].softmax(-1), 1)  # [B, 1]
+            else:
+                token = logits[:, -1].argmax(-1, keepdim=True)  # [B, 1]
             out.append(token)
             logits, cache = model.forward(token, cache, last_only=True)
         return torch.cat(out, 1)
@@ -191,6 +195,7 @@ def main():
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--lora-targets", default="q_proj,v_proj")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sample", action="store_true", help="generation rows sample from softmax instead of argmax")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -205,7 +210,7 @@ def main():
                 model.forward(ids)[0].sum().item()
     elif args.row in ("gen1", "gen8"):
         def work():
-            greedy(model, ids, args.new_tokens)
+            greedy(model, ids, args.new_tokens, args.sample)
     else:
         if args.row == "lora":
             params = model.add_lora(args.lora_targets.split(","))

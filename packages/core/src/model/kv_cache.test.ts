@@ -37,7 +37,10 @@ describe('KV cache', () => {
       const mask = promptMask.map((row) => [...row]);
       const logits: number[][] = [];
       for (const ids of [prompt, ...steps]) {
-        const out = tf.tidy(() => model.forward({ inputIds: tf.tensor2d(ids, undefined, 'int32'), attentionMask: tf.tensor2d(mask, undefined, 'int32'), cache, useCache: true, logits: 'last' }));
+        const inputIds = tf.tensor2d(ids, undefined, 'int32'); // [B, T]
+        const attentionMask = tf.tensor2d(mask, undefined, 'int32'); // [B, P + T]
+        const out = model.forward({ inputIds, attentionMask, cache, useCache: true, logits: 'last' });
+        tf.dispose([inputIds, attentionMask]);
         disposeCache(cache);
         cache = out.cache;
         logits.push(Array.from(out.logits?.dataSync() ?? []));

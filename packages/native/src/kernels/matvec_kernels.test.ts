@@ -15,11 +15,13 @@ describeNative('native matrix-vector products')('native matrix-vector products',
     [true, false],
     [true, true],
   ])('a row times a matrix and a matrix times a column match cpu (transposeA %s, transposeB %s)', async (transposeA, transposeB) => {
-    const [k, n] = [37, 53];
+    // small: the in-thread loops; large (k·n above 2^18 elements): OpenBLAS's sgemv
+    for (const [k, n] of [[37, 53], [600, 500]] as const) {
     // [1, k] @ [k, n]: the row is a (stored [k, 1] when transposed)
     await expectSameOnBothBackends(() => tf.matMul(seeded(transposeA ? [k, 1] : [1, k], 1), seeded(transposeB ? [n, k] : [k, n], 2), transposeA, transposeB));
     // [n, k] @ [k, 1]: the column is b (stored [1, k] when transposed)
     await expectSameOnBothBackends(() => tf.matMul(seeded(transposeA ? [k, n] : [n, k], 3), seeded(transposeB ? [1, k] : [k, 1], 4), transposeA, transposeB));
+    }
   });
 
   it('batched rows, a 1×1 result and the gradients of a decode-shaped product match cpu', async () => {
