@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors/errors';
-import { attentionBias, repeatKeyValueHeads, scaledDotProductAttention } from './attention';
+import { attentionBackward, attentionBias, repeatKeyValueHeads, scaledDotProductAttention } from './attention';
 
 /** The plain reference: every key/value head repeated for its query heads, then softmax(q kᵀ/√d + bias) v per head. */
 function referenceAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D): tf.Tensor4D {
@@ -52,6 +52,32 @@ describe('scaledDotProductAttention', () => {
       });
       // the key/value gradient is not zero: the test would see a dropped group
       expect(tf.sum(tf.abs(oursGrads[1] as tf.Tensor)).dataSync()[0]).toBeGreaterThan(1e-3);
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each([
+    ['multi-head', 2, 2, 3],
+    ['grouped-query, one query (decode)', 4, 2, 1],
+  ])('attentionBackward (%s) equals the gradients tfjs takes of the reference, bias included', (_, heads, keyValueHeads, queries) => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const [batch, keys, dim] = [2, 5, 4];
+      const q = seeded([batch, heads, queries, dim], 11) as tf.Tensor4D;
+      const k = seeded([batch, keyValueHeads, keys, dim], 12) as tf.Tensor4D;
+      const v = seeded([batch, keyValueHeads, keys, dim], 13) as tf.Tensor4D;
+      // a soft (finite, learnable-looking) bias so that its gradient is not all zero, plus the causal/padding mask
+      const bias = tf.add(attentionBias(mask(), queries, keys - queries), tf.mul(seeded([batch, 1, queries, keys], 14), 0.5)) as tf.Tensor4D;
+      const dy = seeded([batch, heads, queries, dim], 15) as tf.Tensor4D;
+      const reference = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+        tf.sum(tf.mul(referenceAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, d as tf.Tensor4D), dy)) as tf.Scalar)([q, k, v, bias]);
+      const ours = attentionBackward(q, k, v, bias, dy);
+      ours.forEach((grad, i) => {
+        const expected = reference[i] as tf.Tensor;
+        expect(grad.shape).toEqual(expected.shape);
+        expect(tf.max(tf.abs(tf.sub(grad, expected))).dataSync()[0]).toBeLessThan(1e-5);
+        expect(tf.max(tf.abs(expected)).dataSync()[0]).toBeGreaterThan(1e-4); // each gradient is exercised
+      });
     });
     expect(tf.memory().numTensors).toBe(before);
   });

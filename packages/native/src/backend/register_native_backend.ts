@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 
 import { loadNativeAddon, nativeInfo } from '../binding/native_addon';
 import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
+import { registerAttentionKernels } from '../kernels/attention_kernels';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
 import { registerKVCacheKernels } from '../kernels/kv_cache_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
@@ -56,5 +57,6 @@ export function registerNativeBackend(): boolean {
     overrideKernel(kernel);
   }
   registerKVCacheKernels(nativeBackendName);
+  registerAttentionKernels(nativeBackendName);
   return true;
 }
