@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const samples: number[] = [];
   let work: () => void;
   let cleanup: () => void = () => undefined;
+  let warmUp: (() => void) | null = null;
   switch (options.row) {
     case 'forward': {
       const ids = tf.tensor2d(tokenRows(shape.batch, shape.length, vocab), undefined, 'int32'); // [B, T]
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     case 'gen8': {
       const prompts = { inputIds: tokenRows(shape.batch, shape.length, vocab) };
       work = () => void generate(model, prompts, { maxNewTokens: shape.newTokens, doSample: false, stopTokenIds: [] });
+      warmUp = () => void generate(model, prompts, { maxNewTokens: 4, doSample: false, stopTokenIds: [] });
       break;
     }
     case 'lora':
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
     }
   }
   const tensorsBefore = tf.memory().numTensors;
-  work(); // warm-up
+  (warmUp ?? work)(); // warm-up (a short generation for the generation rows)
   for (let i = 0; i < options.reps; i++) samples.push(timeSeconds(work));
   const leaked = tf.memory().numTensors - tensorsBefore;
   cleanup();

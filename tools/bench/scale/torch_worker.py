@@ -227,7 +227,10 @@ def main():
             loss.backward()
             optimizer.step()
             loss.item()
-    work()  # warm-up
+    if args.row in ("gen1", "gen8"):
+        greedy(model, ids, 4)  # warm-up: a short generation, as the rlhfjs worker does
+    else:
+        work()  # warm-up
     samples = []
     for _ in range(args.reps):
         start = time.perf_counter()
