@@ -82,6 +82,19 @@ describe('scaledDotProductAttention', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('attentionBias: causal after the past, padding, packed segments and unfilled cache positions are masked', () => {
+    tf.tidy(() => {
+      const M = -1e9;
+      // 2 queries after 1 cached position, row 1 pads key 0, keys past the 3-wide mask (capacity 4) masked
+      const padded = attentionBias(tf.tensor2d([[1, 1, 1], [0, 1, 1]], [2, 3], 'int32'), 2, 1, undefined, 4).arraySync();
+      expect(padded).toEqual([[[[0, 0, M, M], [0, 0, 0, M]]], [[[M, 0, M, M], [M, 0, 0, M]]]]);
+      // packing: tokens of example 0 never see example 1's
+      const packed = attentionBias(tf.tensor2d([[1, 1, 1]], [1, 3], 'int32'), 3, 0, tf.tensor2d([[0, 0, 1]], [1, 3], 'int32')).arraySync();
+      expect(packed).toEqual([[[[0, M, M], [0, 0, M], [M, M, 0]]]]);
+      expect(() => attentionBias(tf.tensor2d([[1, 1]], [1, 2], 'int32'), 1, 1, undefined, 1)).toThrow(/keyLength 1 is shorter than the attention mask \[1,2\]/);
+    });
+  });
+
   it('a masked key gets no weight: changing its value changes nothing', () => {
     tf.tidy(() => {
       const q = seeded([2, 2, 1, 4], 5) as tf.Tensor4D;

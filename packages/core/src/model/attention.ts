@@ -10,28 +10,40 @@ const MASKED = -1e9;
  * Additive attention bias [B, 1, T, S] for T new queries over S = past + T keys: a query at absolute position
  * past + i sees key j when j ≤ past + i, the key is not padding (attentionMask [B, S] is 1) and, when packing,
  * both belong to the same example (segmentIds [B, T], only without a cache). Fully masked rows (left-padding
- * queries) get a uniform distribution rather than NaN because the bias is finite.
+ * queries) get a uniform distribution rather than NaN because the bias is finite. With `keyLength` > S (a
+ * preallocated KV cache of that capacity) the keys past S are masked too. Built on the host in one pass (the mask
+ * is small): one tensor instead of a dozen small kernels on every decode step.
  */
 export function attentionBias(
   attentionMask: tf.Tensor2D,
   queryLength: number,
   pastLength: number,
   segmentIds?: tf.Tensor2D,
+  keyLength?: number,
 ): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [batch, keyLength] = attentionMask.shape;
-    const keyPositions = tf.reshape(tf.range(0, keyLength, 1, 'int32'), [1, keyLength]); // [1, S]
-    const queryPositions = tf.reshape(tf.range(pastLength, pastLength + queryLength, 1, 'int32'), [queryLength, 1]); // [T, 1]
-    const causal = tf.reshape(tf.lessEqual(keyPositions, queryPositions), [1, 1, queryLength, keyLength]); // [1, 1, T, S]
-    const notPadding = tf.reshape(tf.greater(attentionMask, 0), [batch, 1, 1, keyLength]); // [B, 1, 1, S]
-    let allowed = tf.logicalAnd(causal, notPadding); // [B, 1, T, S]
-    if (segmentIds !== undefined) {
-      const querySegments = tf.reshape(segmentIds, [batch, 1, queryLength, 1]); // [B, 1, T, 1]
-      const keySegments = tf.reshape(segmentIds, [batch, 1, 1, keyLength]); // [B, 1, 1, S]
-      allowed = tf.logicalAnd(allowed, tf.equal(querySegments, keySegments));
+  const [batch, maskLength] = attentionMask.shape;
+  const keys = keyLength ?? maskLength;
+  if (keys < maskLength) throw new ShapeError(`attentionBias: keyLength ${keys} is shorter than the attention mask [${attentionMask.shape}]`);
+  if (segmentIds !== undefined && (segmentIds.shape[0] !== batch || segmentIds.shape[1] !== queryLength || maskLength !== queryLength)) {
+    throw new ShapeError(`attentionBias: segmentIds [${segmentIds.shape}] need mask [${attentionMask.shape}] of the same [B, T] (no cache)`);
+  }
+  const mask = attentionMask.dataSync();
+  const segments = segmentIds?.dataSync();
+  const bias = new Float32Array(batch * queryLength * keys); // [B, 1, T, S]
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < queryLength; t++) {
+      const row = (b * queryLength + t) * keys;
+      for (let s = 0; s < keys; s++) {
+        const allowed =
+          s < maskLength &&
+          s <= pastLength + t &&
+          (mask[b * maskLength + s] as number) > 0 &&
+          (segments === undefined || segments[b * queryLength + t] === segments[b * queryLength + s]);
+        bias[row + s] = allowed ? 0 : MASKED;
+      }
     }
-    return tf.mul(tf.sub(1, tf.cast(allowed, 'float32')), MASKED) as tf.Tensor4D; // 0 where allowed
-  });
+  }
+  return tf.tensor4d(bias, [batch, 1, queryLength, keys]);
 }
 
 /**

@@ -145,8 +145,7 @@ export class CausalLM implements ParameterSource {
       const positions = inputs.positionIds ?? positionIdsFromMask(mask, length);
       if (config.rope === null) this.checkPositions(positions);
       // a preallocated cache: attend over all C buffer positions, the unfilled ones masked like padding
-      const keyMask = capacity === undefined || capacity === past + length ? mask : (tf.concat([mask, tf.zeros([batch, capacity - past - length], mask.dtype)], 1) as tf.Tensor2D); // [B, C]
-      const bias = attentionBias(keyMask, length, past, inputs.segmentIds); // [B, 1, T, S or C]
+      const bias = attentionBias(mask, length, past, inputs.segmentIds, capacity); // [B, 1, T, S or C]
       const flatIds = tf.reshape(inputs.inputIds, [batch * length]) as tf.Tensor1D; // [B·T]
       let hidden = tf.reshape(embeddingLookup(this.tensor(embeddingName(config)) as tf.Tensor2D, flatIds), [batch, length, config.hiddenSize]) as tf.Tensor3D; // [B, T, D]
       if (config.rope === null) {
