@@ -201,7 +201,10 @@ def main():
     torch.manual_seed(0)
     with open(f"{args.dir}/config.json") as handle:
         config = json.load(handle)
-    model = Model(config, read_safetensors(f"{args.dir}/model.safetensors"))
+    tensors = read_safetensors(f"{args.dir}/model.safetensors")
+    if config["model_type"] == "gpt2" and "wte.weight" in tensors:  # hub GPT-2 files drop the `transformer.` prefix
+        tensors = {f"transformer.{name}": tensor for name, tensor in tensors.items()}
+    model = Model(config, tensors)
     vocab = config["vocab_size"]
     ids = token_rows(args.batch, args.length, vocab)
     if args.row == "forward":
