@@ -62,7 +62,7 @@ export {
   hfConfigJson,
 } from './model/model_factory';
 export type { CreateCausalLMOptions, LoadCausalLMResult, SaveCausalLMOptions } from './model/model_factory';
-export { disposeCache } from './model/kv_cache';
+export { disposeCache, createKVCache, writeKeyValue, selectCacheRows, KV_CACHE_WRITE_KERNEL } from './model/kv_cache';
 export type { KVCache } from './model/kv_cache';
 export { positionIdsFromMask } from './model/position_ids';
 export { enableGradientCheckpointing, disableGradientCheckpointing } from './model/gradient_checkpointing';

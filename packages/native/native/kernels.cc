@@ -11,6 +11,37 @@
 
 namespace rlhfjs {
 
+// y[n] = x[k] · B[k, n] (B row-major, row stride ldb): streams B row by row, once.
+static void SmallVecMat(const float* x, const float* bm, float* y, int k, int n, int ldb) {
+  std::memset(y, 0, sizeof(float) * n);
+  for (int r = 0; r < k; ++r) {
+    const float scale = x[r];
+    const float* row = bm + static_cast<int64_t>(r) * ldb;
+    for (int j = 0; j < n; ++j) y[j] += scale * row[j];
+  }
+}
+
+// y[m] = M[m, k] · x[k] (M row-major, row stride ldm): one dot product per row.
+static void SmallMatVec(const float* mm, const float* x, float* y, int m, int k, int ldm) {
+  for (int i = 0; i < m; ++i) {
+    const float* row = mm + static_cast<int64_t>(i) * ldm;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    int j = 0;
+    for (; j + 4 <= k; j += 4) {
+      s0 += row[j] * x[j];
+      s1 += row[j + 1] * x[j + 1];
+      s2 += row[j + 2] * x[j + 2];
+      s3 += row[j + 3] * x[j + 3];
+    }
+    for (; j < k; ++j) s0 += row[j] * x[j];
+    y[i] = (s0 + s1) + (s2 + s3);
+  }
+}
+
+// Matrix-vector products below this many matrix elements (1 MB) run on the calling thread: waking OpenBLAS's
+// threads costs more than the product (up to ~1 ms each on a loaded 2-core machine).
+static constexpr int64_t kSmallMatVecElements = 1 << 18;
+
 void GemmBatched(const float* a, const float* b, float* c, int64_t batch, int m, int n, int k, bool transposeA,
                  bool transposeB, const int64_t* aOffsets, const int64_t* bOffsets) {
   const int64_t outSize = static_cast<int64_t>(m) * n;
@@ -21,6 +52,30 @@ void GemmBatched(const float* a, const float* b, float* c, int64_t batch, int m,
   }
   const int lda = transposeA ? m : k;  // A stored [m, k] or [k, m]
   const int ldb = transposeB ? k : n;  // B stored [k, n] or [n, k]
+  // One row (or one column) of output: a matrix-vector product. OpenBLAS's sgemm (0.3.21) would pack the whole
+  // matrix first, so a decode step at batch 1 would copy every weight once more; sgemv reads each weight once.
+  if (m == 1 || n == 1) {
+    for (int64_t i = 0; i < batch; ++i) {
+      const float* ai = a + aOffsets[i];
+      const float* bi = b + bOffsets[i];
+      float* ci = c + i * outSize;
+      const bool small = static_cast<int64_t>(k) * (m == 1 ? n : m) <= kSmallMatVecElements;
+      if (m == 1 && small) {
+        if (transposeB) SmallMatVec(bi, ai, ci, n, k, std::max(k, 1));
+        else SmallVecMat(ai, bi, ci, k, n, std::max(n, 1));
+      } else if (m != 1 && small) {
+        if (transposeA) SmallVecMat(bi, ai, ci, k, m, std::max(m, 1));
+        else SmallMatVec(ai, bi, ci, m, k, std::max(k, 1));
+      } else if (m == 1) {  // c[1, n] = a[1, k] · op(B): the vector is a (stride 1 whether stored [1, k] or [k, 1])
+        if (transposeB) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, bi, std::max(k, 1), ai, 1, 0.0f, ci, 1);
+        else cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, bi, std::max(n, 1), ai, 1, 0.0f, ci, 1);
+      } else {  // c[m, 1] = op(A) · b[k, 1]: the vector is b (stride 1 whether stored [k, 1] or [1, k])
+        if (transposeA) cblas_sgemv(CblasRowMajor, CblasTrans, k, m, 1.0f, ai, std::max(m, 1), bi, 1, 0.0f, ci, 1);
+        else cblas_sgemv(CblasRowMajor, CblasNoTrans, m, k, 1.0f, ai, std::max(k, 1), bi, 1, 0.0f, ci, 1);
+      }
+    }
+    return;
+  }
   for (int64_t i = 0; i < batch; ++i) {
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, m, n,
                 k, 1.0f, a + aOffsets[i], std::max(lda, 1), b + bOffsets[i], std::max(ldb, 1), 0.0f,

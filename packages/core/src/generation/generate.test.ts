@@ -50,6 +50,36 @@ describe('generate', () => {
     model.dispose();
   });
 
+  it('drops finished rows from the batch, and every row still generates what it generates alone', () => {
+    const model = createCausalLM({ modelType: 'qwen2', vocabSize: 12, hiddenSize: 16, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositions: 64 }, { seed: 5 });
+    const prompts = { inputIds: [[1, 2, 3], [4, 5, 6], [7, 8, 9]] };
+    const free = generate(model, prompts, { maxNewTokens: 8, doSample: false, stopTokenIds: [] });
+    // stop on the token row 0 produces at step 2, so rows finish at different steps (or never)
+    const stop = free.completionIds[0]?.[2] as number;
+    const batchSizes: number[] = [];
+    const forward = model.forward.bind(model);
+    model.forward = (inputs) => {
+      batchSizes.push(inputs.inputIds.shape[0]);
+      return forward(inputs);
+    };
+    for (const useCache of [true, false]) {
+      batchSizes.length = 0;
+      const batched = generate(model, prompts, { maxNewTokens: 8, doSample: false, stopTokenIds: [stop], useCache });
+      prompts.inputIds.forEach((row, b) => {
+        const alone = generate(model, { inputIds: [row] }, { maxNewTokens: 8, doSample: false, stopTokenIds: [stop], useCache });
+        const length = alone.completionIds[0]?.length as number; // alone, it ends at its stop token
+        expect(batched.completionIds[b]?.slice(0, length)).toEqual(alone.completionIds[0]);
+        expect(batched.completionMask[b]?.slice(0, length)).toEqual(alone.completionMask[0]);
+        expect(batched.completionMask[b]?.slice(length).every((m) => m === 0)).toBe(true);
+      });
+      const firstStop = Math.min(...batched.completionIds.map((ids) => (ids.includes(stop) ? ids.indexOf(stop) : 99)));
+      expect(firstStop).toBeLessThan(7);
+      // the forward passes after the first stop see fewer rows
+      expect(batchSizes[firstStop + 1]).toBeLessThan(3);
+    }
+    model.dispose();
+  });
+
   it('leaves numTensors unchanged', () => {
     const model = createCausalLM({ modelType: 'gpt2', vocabSize: 16, hiddenSize: 16, numLayers: 2, numHeads: 2, maxPositions: 32 });
     generate(model, { inputIds: [[1, 2, 3]] }, { maxNewTokens: 4 });

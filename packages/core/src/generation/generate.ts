@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ShapeError } from '../errors/errors';
 import type { CausalLM } from '../model/causal_lm';
-import { disposeCache, type KVCache } from '../model/kv_cache';
+import { createKVCache, disposeCache, selectCacheRows, type KVCache } from '../model/kv_cache';
 import { createRng } from '../data/rng';
 import { sampleToken, type SamplingConfig } from './sampling';
 
@@ -81,7 +81,9 @@ export function resolveGenerationConfig(model: CausalLM, options: GenerationOpti
 
 /**
  * Batched generation from left-padded prompts with a KV cache, greedy or sampled (temperature, top-k, top-p),
- * seeded, stopping each row at its stop token. Greedy decoding with the cache equals decoding without it.
+ * seeded, stopping each row at its stop token. Greedy decoding with the cache equals decoding without it. The cache
+ * is preallocated to the final length and written in place each step (where the backend allows); a row that has
+ * stopped leaves the batch, so it costs nothing in later steps.
  */
 export function generate(
   model: CausalLM,
@@ -105,44 +107,52 @@ export function generate(
   const completionMask: number[][] = sequences.map(() => []);
   const logProbs: number[][] = sequences.map(() => []);
   const finished = new Array<boolean>(batch).fill(false);
-  let cache: KVCache | null = null;
+  // Rows still generating (indices into the batch): finished rows leave the forward pass and the cache.
+  let active = Array.from({ length: batch }, (_, b) => b);
+  // Preallocated to the last position ever fed (prompt + all new tokens but the last): no concat per token.
+  let cache: KVCache | null = config.useCache ? createKVCache(model.config, batch, promptLength + config.maxNewTokens - 1 || 1) : null;
+  const vocab = model.config.vocabSize;
   try {
     for (let step = 0; step < config.maxNewTokens; step++) {
-      const useCached = config.useCache && cache !== null;
-      const feedIds = useCached ? sequences.map((row) => [row[row.length - 1] as number]) : sequences;
-      const inputIds = tf.tensor2d(feedIds, undefined, 'int32');
-      const attentionMask = tf.tensor2d(mask, undefined, 'int32');
+      const useCached = cache !== null && cache.length > 0;
+      const feedIds = active.map((b) => {
+        const row = sequences[b] as number[];
+        return useCached ? [row[row.length - 1] as number] : row;
+      });
+      const inputIds = tf.tensor2d(feedIds, undefined, 'int32'); // [B', 1] or [B', S]
+      const attentionMask = tf.tensor2d(active.map((b) => mask[b] as number[]), undefined, 'int32'); // [B', S]
       let output;
       try {
-        output = model.forward({ inputIds, attentionMask, cache: useCached ? cache : null, useCache: config.useCache, logits: 'last' });
+        output = model.forward({ inputIds, attentionMask, cache, useCache: config.useCache, logits: 'last' });
       } finally {
         tf.dispose([inputIds, attentionMask]);
       }
       disposeCache(cache);
       cache = output.cache;
       output.hiddenStates.dispose();
-      const logits = output.logits as tf.Tensor3D; // [B, 1, V]
+      const logits = output.logits as tf.Tensor3D; // [B', 1, V]
       const values = logits.dataSync() as Float32Array;
       logits.dispose();
-      const vocab = model.config.vocabSize;
+      const sampled = new Map<number, { token: number; logProb: number }>();
+      active.forEach((b, i) => sampled.set(b, sampleToken(values.subarray(i * vocab, (i + 1) * vocab), config, rng)));
       for (let b = 0; b < batch; b++) {
-        if (finished[b]) {
-          completionIds[b]?.push(config.padTokenId);
-          completionMask[b]?.push(0);
-          logProbs[b]?.push(0);
-          sequences[b]?.push(config.padTokenId);
-          mask[b]?.push(0);
-          continue;
-        }
-        const { token, logProb } = sampleToken(values.subarray(b * vocab, (b + 1) * vocab), config, rng);
+        const drawn = sampled.get(b);
+        const token = drawn === undefined ? config.padTokenId : drawn.token;
         completionIds[b]?.push(token);
-        completionMask[b]?.push(1);
-        logProbs[b]?.push(logProb);
+        completionMask[b]?.push(drawn === undefined ? 0 : 1);
+        logProbs[b]?.push(drawn === undefined ? 0 : drawn.logProb);
         sequences[b]?.push(token);
-        mask[b]?.push(1);
-        if (config.stopTokenIds.includes(token)) finished[b] = true;
+        mask[b]?.push(drawn === undefined ? 0 : 1);
+        if (drawn !== undefined && config.stopTokenIds.includes(token)) finished[b] = true;
       }
-      if (finished.every(Boolean)) break;
+      const stillActive = active.filter((b) => !finished[b]);
+      if (stillActive.length === 0) break;
+      if (stillActive.length < active.length && cache !== null) {
+        const kept = selectCacheRows(cache, stillActive.map((b) => active.indexOf(b)));
+        disposeCache(cache);
+        cache = kept;
+      }
+      active = stillActive;
     }
   } finally {
     disposeCache(cache);

@@ -15,13 +15,15 @@ export interface BlockContext {
   readonly bias: tf.Tensor4D;
   /** Rotary tables [B, 1, T, d] (Llama family only). */
   readonly rope: { readonly cos: tf.Tensor4D; readonly sin: tf.Tensor4D } | null;
-  /** Cached keys/values of this layer, [B, Hkv, P, d], or null. */
+  /** Cached keys/values of this layer, [B, Hkv, C, d] (C = P for a growing cache), or null. */
   readonly pastKey: tf.Tensor4D | null;
   readonly pastValue: tf.Tensor4D | null;
+  /** P, the filled positions of pastKey/pastValue when they are preallocated buffers (default: all C of them). */
+  readonly pastLength?: number;
 }
 
 export interface BlockOutput {
   readonly hidden: tf.Tensor3D; // [B, T, D]
-  readonly key: tf.Tensor4D; // [B, Hkv, P + T, d]
-  readonly value: tf.Tensor4D; // [B, Hkv, P + T, d]
+  readonly key: tf.Tensor4D; // [B, Hkv, P + T, d], or [B, Hkv, C, d] with a preallocated cache
+  readonly value: tf.Tensor4D; // [B, Hkv, P + T, d], or [B, Hkv, C, d]
 }

@@ -127,6 +127,16 @@ export class CausalLM implements ParameterSource {
         throw new ShapeError(`CausalLM.forward: ${name} is [${tensor.shape}], expected [${batch}, ${length}]`);
       }
     }
+    const capacity = inputs.cache?.capacity;
+    if (inputs.cache !== undefined && inputs.cache !== null) {
+      const cacheBatch = inputs.cache.keys[0]?.shape[0];
+      if (cacheBatch !== batch || (capacity !== undefined && past + length > capacity)) {
+        throw new ShapeError(
+          `CausalLM.forward: the cache holds ${cacheBatch} rows × ${past} positions${capacity === undefined ? '' : ` of ${capacity}`}; ` +
+            `inputIds [${batch}, ${length}] ${cacheBatch !== batch ? 'have another batch size' : 'do not fit in it'}`,
+        );
+      }
+    }
     this.checkVocabulary(inputs.inputIds);
     const block = this.blockFunction ?? (config.family === 'gpt2' ? gpt2Block : llamaBlock);
 
@@ -134,7 +144,8 @@ export class CausalLM implements ParameterSource {
       const mask = inputs.attentionMask ?? (tf.ones([batch, past + length], 'int32') as tf.Tensor2D);
       const positions = inputs.positionIds ?? positionIdsFromMask(mask, length);
       if (config.rope === null) this.checkPositions(positions);
-      const bias = attentionBias(mask, length, past, inputs.segmentIds);
+      // a preallocated cache: attend over all C buffer positions, the unfilled ones masked like padding
+      const bias = attentionBias(mask, length, past, inputs.segmentIds, capacity); // [B, 1, T, S or C]
       const flatIds = tf.reshape(inputs.inputIds, [batch * length]) as tf.Tensor1D; // [B·T]
       let hidden = tf.reshape(embeddingLookup(this.tensor(embeddingName(config)) as tf.Tensor2D, flatIds), [batch, length, config.hiddenSize]) as tf.Tensor3D; // [B, T, D]
       if (config.rope === null) {
@@ -151,6 +162,7 @@ export class CausalLM implements ParameterSource {
           rope,
           pastKey: inputs.cache?.keys[layer] ?? null,
           pastValue: inputs.cache?.values[layer] ?? null,
+          ...(capacity === undefined ? {} : { pastLength: past }),
         });
         hidden = output.hidden;
         keys.push(output.key);
@@ -163,7 +175,8 @@ export class CausalLM implements ParameterSource {
       const logits = inputs.logits === 'none' ? null : this.lmHead(inputs.logits === 'last' ? tf.slice(hiddenStates, [0, length - 1, 0], [batch, 1, config.hiddenSize]) as tf.Tensor3D : hiddenStates);
       return { logits, hiddenStates, keys: inputs.useCache === true ? keys : [], values: inputs.useCache === true ? values : [] };
     });
-    const cache: KVCache | null = inputs.useCache === true ? { length: past + length, keys: result.keys, values: result.values } : null;
+    const cache: KVCache | null =
+      inputs.useCache === true ? { length: past + length, keys: result.keys, values: result.values, ...(capacity === undefined ? {} : { capacity }) } : null;
     return { logits: result.logits, hiddenStates: result.hiddenStates, cache };
   }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { geluNew } from './activations';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
+import { appendKeyValue } from './kv_cache';
 import { applyLinear } from './linear';
 import { layerNorm } from './norms';
 
@@ -16,8 +17,8 @@ export function gpt2Block(source: ParameterSource, layer: number, x: tf.Tensor3D
     const query = splitHeads(q, numHeads, headDim); // [B, H, T, d]
     const newKey = splitHeads(k, numHeads, headDim);
     const newValue = splitHeads(v, numHeads, headDim);
-    const key = context.pastKey === null ? newKey : (tf.concat([context.pastKey, newKey], 2) as tf.Tensor4D); // [B, H, S, d]
-    const value = context.pastValue === null ? newValue : (tf.concat([context.pastValue, newValue], 2) as tf.Tensor4D);
+    const key = appendKeyValue(context.pastKey, newKey, context.pastLength); // [B, H, S, d]
+    const value = appendKeyValue(context.pastValue, newValue, context.pastLength);
     const attended = mergeHeads(scaledDotProductAttention(query, key, value, context.bias)); // [B, T, D]
     const afterAttention = tf.add(x, applyLinear(source.linear(`${prefix}.attn.c_proj`), attended));
     const normed2 = layerNorm(afterAttention, source.tensor(`${prefix}.ln_2.weight`), source.tensor(`${prefix}.ln_2.bias`), normEpsilon);

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { silu } from './activations';
-import { mergeHeads, repeatKeyValueHeads, scaledDotProductAttention, splitHeads } from './attention';
+import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
 import { ShapeError } from '../errors/errors';
+import { appendKeyValue } from './kv_cache';
 import { applyLinear } from './linear';
 import { rmsNorm } from './norms';
 import { applyRope } from './rope';
@@ -28,10 +29,9 @@ export function llamaBlock(source: ParameterSource, layer: number, x: tf.Tensor3
     const newValue = splitHeads(applyLinear(source.linear(`${prefix}.self_attn.v_proj`), normed), numKeyValueHeads, headDim);
     const query = applyRope(q, rope.cos, rope.sin);
     const newKey = applyRope(k, rope.cos, rope.sin);
-    const key = context.pastKey === null ? newKey : (tf.concat([context.pastKey, newKey], 2) as tf.Tensor4D); // [B, Hkv, S, d]
-    const value = context.pastValue === null ? newValue : (tf.concat([context.pastValue, newValue], 2) as tf.Tensor4D);
-    const groups = numHeads / numKeyValueHeads;
-    const attended = scaledDotProductAttention(query, repeatKeyValueHeads(key, groups), repeatKeyValueHeads(value, groups), context.bias);
+    const key = appendKeyValue(context.pastKey, newKey, context.pastLength); // [B, Hkv, S, d]
+    const value = appendKeyValue(context.pastValue, newValue, context.pastLength);
+    const attended = scaledDotProductAttention(query, key, value, context.bias); // [B, H, T, d], GQA without repeats
     const afterAttention = tf.add(x, applyLinear(source.linear(`${prefix}.self_attn.o_proj`), mergeHeads(attended))); // [B, T, D]
     const normed2 = rmsNorm(afterAttention, source.tensor(`${prefix}.post_attention_layernorm.weight`), normEpsilon);
     const gate = silu(applyLinear(source.linear(`${prefix}.mlp.gate_proj`), normed2)); // [B, T, I]

@@ -5,7 +5,9 @@ import '@tensorflow/tfjs-backend-cpu';
 
 import { loadNativeAddon, nativeInfo } from '../binding/native_addon';
 import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
+import { registerAttentionKernels } from '../kernels/attention_kernels';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
+import { registerKVCacheKernels } from '../kernels/kv_cache_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
 import { batchMatMulKernel, fusedMatMulKernel } from '../kernels/matmul_kernels';
 import { reductionKernels } from '../kernels/reduction_kernels';
@@ -54,5 +56,7 @@ export function registerNativeBackend(): boolean {
   for (const kernel of [batchMatMulKernel, fusedMatMulKernel, ...elementwiseKernels, ...reductionKernels, ...layoutKernels]) {
     overrideKernel(kernel);
   }
+  registerKVCacheKernels(nativeBackendName);
+  registerAttentionKernels(nativeBackendName);
   return true;
 }
