@@ -20,7 +20,7 @@ export { backendCapabilities, hasKernel } from './backend/capabilities';
 export type { BackendCapabilities } from './backend/capabilities';
 
 // ops
-export { matMul2d, batchMatMul } from './ops/mat_mul';
+export { matMul2d, matMul2dTransposedB, batchMatMul, isFrozenWeight } from './ops/mat_mul';
 export { embeddingLookup } from './ops/embedding';
 export { customOp } from './ops/custom_op';
 export type { CustomOpResult } from './ops/custom_op';
