@@ -266,6 +266,55 @@ Napi::Value Select(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Targets of a row kernel: at least `rows`, each in [-1, vocab) (-1 skips the row).
+void RequireTargets(const Napi::Env& env, const int32_t* targets, size_t length, int64_t rows, int64_t vocab,
+                    const char* function) {
+  Require(env, static_cast<int64_t>(length) >= rows, function, "targets shorter than rows");
+  for (int64_t r = 0; r < rows; ++r) {
+    Require(env, targets[r] >= -1 && targets[r] < vocab, function, "target outside [-1, vocab)");
+  }
+}
+
+// targetLogProbs(logits, targets, out, logSumExp, rows, vocab, temperature)
+Napi::Value TargetLogProbs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t logitsLength, targetsLength, outLength, lseLength;
+  const float* logits = FloatData(info[0], "logits", &logitsLength);
+  const int32_t* targets = IntData(info[1], "targets", &targetsLength);
+  float* out = FloatData(info[2], "out", &outLength);
+  float* lse = FloatData(info[3], "logSumExp", &lseLength);
+  const int64_t rows = Integer(info, 4), vocab = Integer(info, 5);
+  const float temperature = info[6].As<Napi::Number>().FloatValue();
+  Require(env, rows >= 0 && vocab > 0 && temperature > 0, "targetLogProbs", "bad rows, vocab or temperature");
+  Require(env, static_cast<int64_t>(logitsLength) >= rows * vocab, "targetLogProbs", "logits too small");
+  Require(env, static_cast<int64_t>(outLength) >= rows && static_cast<int64_t>(lseLength) >= rows, "targetLogProbs",
+          "out or logSumExp too small");
+  RequireTargets(env, targets, targetsLength, rows, vocab, "targetLogProbs");
+  rlhfjs::TargetLogProbs(logits, targets, out, lse, rows, vocab, temperature);
+  return env.Undefined();
+}
+
+// targetLogProbsGrad(logits, targets, logSumExp, dy, dLogits, rows, vocab, temperature)
+Napi::Value TargetLogProbsGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t logitsLength, targetsLength, lseLength, dyLength, gradLength;
+  const float* logits = FloatData(info[0], "logits", &logitsLength);
+  const int32_t* targets = IntData(info[1], "targets", &targetsLength);
+  const float* lse = FloatData(info[2], "logSumExp", &lseLength);
+  const float* dy = FloatData(info[3], "dy", &dyLength);
+  float* grad = FloatData(info[4], "dLogits", &gradLength);
+  const int64_t rows = Integer(info, 5), vocab = Integer(info, 6);
+  const float temperature = info[7].As<Napi::Number>().FloatValue();
+  Require(env, rows >= 0 && vocab > 0 && temperature > 0, "targetLogProbsGrad", "bad rows, vocab or temperature");
+  Require(env, static_cast<int64_t>(logitsLength) >= rows * vocab && static_cast<int64_t>(gradLength) >= rows * vocab,
+          "targetLogProbsGrad", "logits or dLogits too small");
+  Require(env, static_cast<int64_t>(lseLength) >= rows && static_cast<int64_t>(dyLength) >= rows,
+          "targetLogProbsGrad", "logSumExp or dy too small");
+  RequireTargets(env, targets, targetsLength, rows, vocab, "targetLogProbsGrad");
+  rlhfjs::TargetLogProbsGrad(logits, targets, lse, dy, grad, rows, vocab, temperature);
+  return env.Undefined();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
@@ -289,6 +338,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copy2d", Napi::Function::New(env, Copy2d));
   exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("select", Napi::Function::New(env, Select));
+  exports.Set("targetLogProbs", Napi::Function::New(env, TargetLogProbs));
+  exports.Set("targetLogProbsGrad", Napi::Function::New(env, TargetLogProbsGrad));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

@@ -1,6 +1,7 @@
 // Plain C++ kernels over raw float buffers; addon.cc binds them to N-API. No tfjs or N-API types here.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace rlhfjs {
 
@@ -52,5 +53,18 @@ void Slice(const float* x, float* out, const int64_t* xShape, const int64_t* beg
 
 // out = condition ? a : b, all of one size.
 void Select(const uint8_t* condition, const float* a, const float* b, float* out, int64_t size);
+
+// Threads the elementwise and row kernels may use: OpenBLAS's own count (OPENBLAS_NUM_THREADS or the cores).
+int WorkerThreads();
+// Splits [0, count) into at most WorkerThreads() ranges of at least minimumPerThread and runs body on each.
+void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<void(int64_t, int64_t)>& body);
+
+// Fused target log-probs of logits [rows, vocab]: out[r] = x[r, t]/τ − logSumExp[r] with logSumExp[r] =
+// log Σ_j exp(x[r, j]/τ); out[r] = 0 where targets[r] < 0. Targets must be < vocab (the binding checks).
+void TargetLogProbs(const float* logits, const int32_t* targets, float* out, float* logSumExp, int64_t rows,
+                    int64_t vocab, float temperature);
+// Its gradient: dLogits[r, j] = dy[r]/τ · (1[j = t_r] − exp(x[r, j]/τ − logSumExp[r])); 0 on rows with t_r < 0.
+void TargetLogProbsGrad(const float* logits, const int32_t* targets, const float* logSumExp, const float* dy,
+                        float* dLogits, int64_t rows, int64_t vocab, float temperature);
 
 }  // namespace rlhfjs

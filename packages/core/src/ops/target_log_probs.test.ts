@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors/errors';
-import { targetLogProbs } from './target_log_probs';
+import { targetLogProbs, targetLogProbsKernelName } from './target_log_probs';
+
+/** Whether the optional native addon is built (required by a computed name: core does not depend on native). */
+function nativeBuilt(): boolean {
+  try {
+    const native = require(['@rlhfjs', 'native'].join('/')) as { isNativeAvailable(): boolean };
+    return native.isNativeAvailable();
+  } catch {
+    return false;
+  }
+}
 
 function values(size: number, seed: number, scale = 3): Float32Array {
   const out = new Float32Array(size);
@@ -82,5 +92,37 @@ describe('targetLogProbs (fused target log-prob over the vocabulary)', () => {
     expect(() => targetLogProbs(logits, new Int32Array([1]))).toThrow(/\[2,4\].*1 targets/);
     expect(() => targetLogProbs(logits, new Int32Array([1, 2]), 0)).toThrow(/temperature/);
     logits.dispose();
+  });
+
+  (nativeBuilt() || process.env['CI'] ? it : it.skip)('the native kernel gives the same values and gradients (threads split the rows)', async () => {
+    await tf.setBackend('native');
+    try {
+      expect(tf.getKernel(targetLogProbsKernelName, 'native')).toBeDefined();
+      const manyRows = 600; // two threads' worth of rows at this vocabulary
+      const width = 257;
+      const manyTargets = Int32Array.from({ length: manyRows }, (_, r) => (r % 7 === 3 ? -1 : (r * 31) % width));
+      const logits = tf.tensor2d(values(manyRows * width, 5), [manyRows, width]);
+      const upstream = tf.tensor1d(values(manyRows, 6, 1));
+      const before = tf.memory().numTensors;
+      const loss = (f: (x: tf.Tensor2D) => tf.Tensor1D) => (x: tf.Tensor) => tf.sum(tf.mul(f(x as tf.Tensor2D), upstream));
+      for (const temperature of [1, 0.6]) {
+        const fused = tf.valueAndGrad(loss((x) => targetLogProbs(x, manyTargets, temperature)))(logits);
+        const plain = tf.valueAndGrad(loss((x) => reference(x, manyTargets, temperature)))(logits);
+        expect(maxDifference(fused.value, plain.value)).toBeLessThan(1e-3); // a sum of 600 terms of size ~5
+        expect(maxDifference(fused.grad, plain.grad)).toBeLessThan(1e-6);
+        const value = targetLogProbs(logits, manyTargets, temperature);
+        const expected = reference(logits, manyTargets, temperature);
+        expect(maxDifference(value, expected)).toBeLessThan(1e-5);
+        tf.dispose([fused.value, fused.grad, plain.value, plain.grad, value, expected]);
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      const profile = await tf.profile(() => {
+        tf.dispose(tf.grad(loss((x) => targetLogProbs(x, manyTargets)))(logits));
+      });
+      expect(profile.kernelNames).toEqual(expect.arrayContaining([targetLogProbsKernelName, `${targetLogProbsKernelName}Grad`]));
+      tf.dispose([logits, upstream]);
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 });

@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { loadNativeAddon, nativeInfo } from '../binding/native_addon';
 import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
+import { fusedKernels } from '../kernels/fused_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
 import { batchMatMulKernel, fusedMatMulKernel } from '../kernels/matmul_kernels';
 import { reductionKernels } from '../kernels/reduction_kernels';
@@ -19,6 +20,7 @@ const nativeBackendPriority = 0;
 /** Names of the kernels implemented in C++ (all other kernels are the cpu backend's). */
 export const nativeKernelNames: readonly string[] = [
   batchMatMulKernel, fusedMatMulKernel, ...elementwiseKernels, ...reductionKernels, ...layoutKernels,
+  ...fusedKernels,
 ].map((kernel) => kernel.kernelName);
 
 function overrideKernel(kernel: NativeKernel): void {
@@ -53,6 +55,13 @@ export function registerNativeBackend(): boolean {
   }
   for (const kernel of [batchMatMulKernel, fusedMatMulKernel, ...elementwiseKernels, ...reductionKernels, ...layoutKernels]) {
     overrideKernel(kernel);
+  }
+  for (const kernel of fusedKernels) {
+    tf.registerKernel({
+      kernelName: kernel.kernelName,
+      backendName: nativeBackendName,
+      kernelFunc: (args) => kernel.run(args as unknown as NativeKernelArgs),
+    });
   }
   return true;
 }

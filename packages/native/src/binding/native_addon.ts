@@ -23,6 +23,10 @@ export interface NativeAddon {
     dstStride: number, rows: number, rowLength: number): void;
   slice(x: Float32Array, out: Float32Array, xShape: Float64Array, begin: Float64Array, size: Float64Array): void;
   select(condition: Uint8Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  targetLogProbs(logits: Float32Array, targets: Int32Array, out: Float32Array, logSumExp: Float32Array, rows: number,
+    vocab: number, temperature: number): void;
+  targetLogProbsGrad(logits: Float32Array, targets: Int32Array, logSumExp: Float32Array, dy: Float32Array,
+    dLogits: Float32Array, rows: number, vocab: number, temperature: number): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

@@ -1,0 +1,89 @@
+// Fused kernels of core's custom ops (DESIGN.md, "Fast paths"), multi-threaded over rows.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "kernels.h"
+
+namespace rlhfjs {
+
+int WorkerThreads() {
+  // OpenBLAS's thread count follows OPENBLAS_NUM_THREADS (or the cores it may use): the same budget here.
+  return std::max(1, openblas_get_num_threads());
+}
+
+void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<void(int64_t, int64_t)>& body) {
+  if (count <= 0) return;
+  const int64_t byWork = std::max<int64_t>(1, count / std::max<int64_t>(1, minimumPerThread));
+  const int threads = static_cast<int>(std::min<int64_t>(WorkerThreads(), byWork));
+  if (threads <= 1) {
+    body(0, count);
+    return;
+  }
+  std::vector<std::thread> workers;
+  workers.reserve(threads - 1);
+  const int64_t step = (count + threads - 1) / threads;
+  for (int t = 1; t < threads; ++t) {
+    const int64_t begin = std::min(count, t * step), end = std::min(count, (t + 1) * step);
+    if (begin < end) workers.emplace_back(body, begin, end);
+  }
+  body(0, std::min(count, step));
+  for (std::thread& worker : workers) worker.join();
+}
+
+// Rows per thread below which spawning a thread costs more than it saves (each row is a full vocabulary pass).
+static int64_t RowsPerThread(int64_t vocab) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(vocab, 1)); }
+
+void TargetLogProbs(const float* logits, const int32_t* targets, float* out, float* logSumExp, int64_t rows,
+                    int64_t vocab, float temperature) {
+  const float inverse = 1.0f / temperature;
+  ParallelFor(rows, RowsPerThread(vocab), [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = logits + r * vocab;
+      float maximum = -INFINITY;
+      for (int64_t j = 0; j < vocab; ++j) maximum = std::max(maximum, row[j]);
+      const float shift = maximum * inverse;
+      double sum = 0.0;
+      float partial = 0.0f;
+      for (int64_t j = 0; j < vocab; ++j) {
+        partial += std::exp(row[j] * inverse - shift);
+        if ((j & 1023) == 1023) {
+          sum += partial;
+          partial = 0.0f;
+        }
+      }
+      sum += partial;
+      const float lse = vocab == 0 ? -INFINITY : shift + static_cast<float>(std::log(sum));
+      logSumExp[r] = lse;
+      const int32_t target = targets[r];
+      out[r] = target < 0 ? 0.0f : row[target] * inverse - lse;
+    }
+  });
+}
+
+void TargetLogProbsGrad(const float* logits, const int32_t* targets, const float* logSumExp, const float* dy,
+                        float* dLogits, int64_t rows, int64_t vocab, float temperature) {
+  const float inverse = 1.0f / temperature;
+  ParallelFor(rows, RowsPerThread(vocab), [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = logits + r * vocab;
+      float* grad = dLogits + r * vocab;
+      const int32_t target = targets[r];
+      if (target < 0) {
+        std::memset(grad, 0, sizeof(float) * vocab);
+        continue;
+      }
+      // d/dx_j [x_t/τ − lse(x/τ)] = (1[j = t] − softmax_j) / τ
+      const float coefficient = dy[r] * inverse;
+      const float lse = logSumExp[r];
+      for (int64_t j = 0; j < vocab; ++j) grad[j] = -coefficient * std::exp(row[j] * inverse - lse);
+      grad[target] += coefficient;
+    }
+  });
+}
+
+}  // namespace rlhfjs

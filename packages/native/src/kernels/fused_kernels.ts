@@ -1,0 +1,60 @@
+// Native kernels of core's fused custom ops. Core calls them by name when the active backend registers them
+// (core's ops/target_log_probs.ts); the names and the input/attribute contract are shared with it.
+import * as tf from '@tensorflow/tfjs';
+
+import type { NativeBackend } from '../backend/native_backend';
+import { floatValues, intValues, type NativeKernelArgs } from './kernel_utils';
+
+/** Same strings as core's `targetLogProbsKernelName` / `targetLogProbsGradKernelName`. */
+export const targetLogProbsKernelName = 'RlhfjsTargetLogProbs';
+export const targetLogProbsGradKernelName = 'RlhfjsTargetLogProbsGrad';
+
+/** A kernel that exists only under `native` (no cpu kernel to fall back to). */
+export interface FusedKernel {
+  readonly kernelName: string;
+  readonly run: (args: NativeKernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+}
+
+function required<T>(value: T | null, kernelName: string, name: string): T {
+  if (value === null) throw new TypeError(`@rlhfjs/native ${kernelName}: ${name} must be a float32/int32 tensor as core's op passes it`);
+  return value;
+}
+
+function rowsAndVocab(logits: tf.TensorInfo | undefined, kernelName: string): [number, number] {
+  if (logits === undefined || logits.shape.length !== 2) {
+    throw new TypeError(`@rlhfjs/native ${kernelName}: logits must be [rows, vocab], got [${logits?.shape ?? ''}]`);
+  }
+  return [logits.shape[0] as number, logits.shape[1] as number];
+}
+
+/** { logits [R, V], targets [R] int32 }, { temperature } → [logProbs [R], logSumExp [R]] */
+const targetLogProbsKernel: FusedKernel = {
+  kernelName: targetLogProbsKernelName,
+  run: ({ inputs, backend, attrs }) => {
+    const [rows, vocab] = rowsAndVocab(inputs['logits'], targetLogProbsKernelName);
+    const logits = required(floatValues(backend, inputs['logits']), targetLogProbsKernelName, 'logits');
+    const targets = required(intValues(backend, inputs['targets']), targetLogProbsKernelName, 'targets');
+    const out = new Float32Array(rows);
+    const logSumExp = new Float32Array(rows);
+    backend.addon.targetLogProbs(logits, targets, out, logSumExp, rows, vocab, attrs['temperature'] as number);
+    return [backend.makeTensorInfo([rows], 'float32', out), backend.makeTensorInfo([rows], 'float32', logSumExp)];
+  },
+};
+
+/** { logits [R, V], targets [R], logSumExp [R], dy [R] }, { temperature } → dLogits [R, V] */
+const targetLogProbsGradKernel: FusedKernel = {
+  kernelName: targetLogProbsGradKernelName,
+  run: ({ inputs, backend, attrs }) => {
+    const [rows, vocab] = rowsAndVocab(inputs['logits'], targetLogProbsGradKernelName);
+    const name = targetLogProbsGradKernelName;
+    const logits = required(floatValues(backend, inputs['logits']), name, 'logits');
+    const targets = required(intValues(backend, inputs['targets']), name, 'targets');
+    const logSumExp = required(floatValues(backend, inputs['logSumExp']), name, 'logSumExp');
+    const dy = required(floatValues(backend, inputs['dy']), name, 'dy');
+    const grad = backend.allocate(rows * vocab);
+    backend.addon.targetLogProbsGrad(logits, targets, logSumExp, dy, grad, rows, vocab, attrs['temperature'] as number);
+    return backend.makeOwnedTensorInfo([rows, vocab], grad);
+  },
+};
+
+export const fusedKernels: readonly FusedKernel[] = [targetLogProbsKernel, targetLogProbsGradKernel];
