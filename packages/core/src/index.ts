@@ -22,6 +22,7 @@ export type { BackendCapabilities } from './backend/capabilities';
 // ops
 export { matMul2d, matMul2dTransposedB, batchMatMul, isFrozenWeight } from './ops/mat_mul';
 export { embeddingLookup } from './ops/embedding';
+export { geluNew, siluMul } from './ops/fused_activations';
 export { targetLogProbs, targetLogProbsKernelName, targetLogProbsGradKernelName } from './ops/target_log_probs';
 export { customOp } from './ops/custom_op';
 export type { CustomOpResult } from './ops/custom_op';

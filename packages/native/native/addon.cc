@@ -315,6 +315,47 @@ Napi::Value TargetLogProbsGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// elementwise(name, inputs[], outputs[]): the fused activations, every array of one length.
+Napi::Value FusedElementwise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Napi::Array inputArray = info[1].As<Napi::Array>();
+  Napi::Array outputArray = info[2].As<Napi::Array>();
+  std::vector<float*> inputs, outputs;
+  size_t size = 0;
+  for (uint32_t i = 0; i < inputArray.Length(); ++i) {
+    size_t length;
+    inputs.push_back(FloatData(inputArray.Get(i), "input", &length));
+    Require(env, i == 0 || length == size, "fusedElementwise", "inputs differ in length");
+    size = length;
+  }
+  for (uint32_t i = 0; i < outputArray.Length(); ++i) {
+    size_t length;
+    outputs.push_back(FloatData(outputArray.Get(i), "output", &length));
+    Require(env, length >= size, "fusedElementwise", "output too small");
+  }
+  auto arity = [&](size_t in, size_t out) {
+    Require(env, inputs.size() == in && outputs.size() == out, "fusedElementwise", "wrong number of arrays");
+  };
+  const int64_t n = static_cast<int64_t>(size);
+  if (name == "geluNew") {
+    arity(1, 1);
+    rlhfjs::GeluNew(inputs[0], outputs[0], n);
+  } else if (name == "geluNewGrad") {
+    arity(2, 1);
+    rlhfjs::GeluNewGrad(inputs[0], inputs[1], outputs[0], n);
+  } else if (name == "siluMul") {
+    arity(2, 1);
+    rlhfjs::SiluMul(inputs[0], inputs[1], outputs[0], n);
+  } else if (name == "siluMulGrad") {
+    arity(3, 2);
+    rlhfjs::SiluMulGrad(inputs[0], inputs[1], inputs[2], outputs[0], outputs[1], n);
+  } else {
+    throw Napi::RangeError::New(env, "fusedElementwise: unknown op " + name);
+  }
+  return env.Undefined();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
@@ -340,6 +381,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("targetLogProbs", Napi::Function::New(env, TargetLogProbs));
   exports.Set("targetLogProbsGrad", Napi::Function::New(env, TargetLogProbsGrad));
+  exports.Set("fusedElementwise", Napi::Function::New(env, FusedElementwise));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

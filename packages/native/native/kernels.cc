@@ -205,6 +205,51 @@ void Unary(int op, const float* x, float* out, int64_t size, float alpha) {
   }
 }
 
+// GPT-2's gelu_new and its derivative; tanh through FastTanh as the Tanh kernel.
+static constexpr float kSqrt2OverPi = 0.7978845608028654f;
+static constexpr float kGeluCubic = 0.044715f;
+
+void GeluNew(const float* x, float* out, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float v = x[i];
+      out[i] = 0.5f * v * (1.0f + FastTanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+    }
+  });
+}
+
+void GeluNewGrad(const float* x, const float* dy, float* dx, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float v = x[i];
+      const float square = v * v;
+      const float t = FastTanh(kSqrt2OverPi * v * (1.0f + kGeluCubic * square));
+      const float slope = (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * square);
+      dx[i] = dy[i] * 0.5f * (1.0f + t + v * slope);
+    }
+  });
+}
+
+void SiluMul(const float* gate, const float* up, float* out, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gate[i];
+      out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+  });
+}
+
+void SiluMulGrad(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gate[i];
+      const float sigma = 1.0f / (1.0f + std::exp(-g));
+      dGate[i] = dy[i] * up[i] * sigma * (1.0f + g * (1.0f - sigma));
+      dUp[i] = dy[i] * g * sigma;
+    }
+  });
+}
+
 // Reduces block o of x [outer, reduce, inner] over its middle axis for the inner positions [iBegin, iEnd).
 static void ReduceBlock(int op, const float* x, float* out, int64_t o, int64_t reduce, int64_t inner, int64_t iBegin,
                         int64_t iEnd, std::vector<double>& accumulator) {

@@ -67,4 +67,10 @@ void TargetLogProbs(const float* logits, const int32_t* targets, float* out, flo
 void TargetLogProbsGrad(const float* logits, const int32_t* targets, const float* logSumExp, const float* dy,
                         float* dLogits, int64_t rows, int64_t vocab, float temperature);
 
+// Fused activations of core's custom ops (all arrays of `size` elements).
+void GeluNew(const float* x, float* out, int64_t size);
+void GeluNewGrad(const float* x, const float* dy, float* dx, int64_t size);
+void SiluMul(const float* gate, const float* up, float* out, int64_t size);
+void SiluMulGrad(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, int64_t size);
+
 }  // namespace rlhfjs

@@ -27,6 +27,9 @@ export interface NativeAddon {
     vocab: number, temperature: number): void;
   targetLogProbsGrad(logits: Float32Array, targets: Int32Array, logSumExp: Float32Array, dy: Float32Array,
     dLogits: Float32Array, rows: number, vocab: number, temperature: number): void;
+  /** Fused activations: 'geluNew' [x]→[y], 'geluNewGrad' [x, dy]→[dx], 'siluMul' [gate, up]→[y],
+   * 'siluMulGrad' [gate, up, dy]→[dGate, dUp]; every array of one length. */
+  fusedElementwise(name: string, inputs: Float32Array[], outputs: Float32Array[]): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

@@ -57,4 +57,37 @@ const targetLogProbsGradKernel: FusedKernel = {
   },
 };
 
-export const fusedKernels: readonly FusedKernel[] = [targetLogProbsKernel, targetLogProbsGradKernel];
+/** An elementwise fused kernel: named float32 inputs of one shape → outputs of that shape. */
+function elementwiseKernel(kernelName: string, op: string, inputNames: readonly string[], outputs: number): FusedKernel {
+  return {
+    kernelName,
+    run: ({ inputs, backend }) => {
+      const first = inputs[inputNames[0] as string];
+      const arrays = inputNames.map((name) => {
+        const input = inputs[name];
+        if (input === undefined || first === undefined || !tf.util.arraysEqual(input.shape, first.shape)) {
+          throw new TypeError(`@rlhfjs/native ${kernelName}: ${name} must have the shape of ${inputNames[0]} [${first?.shape ?? ''}]`);
+        }
+        return required(floatValues(backend, input), kernelName, name);
+      });
+      const shape = (first as tf.TensorInfo).shape.slice();
+      const results = Array.from({ length: outputs }, () => backend.allocate((arrays[0] as Float32Array).length));
+      backend.addon.fusedElementwise(op, arrays, results);
+      const infos = results.map((values) => backend.makeOwnedTensorInfo(shape, values));
+      return infos.length === 1 ? infos[0] as tf.TensorInfo : infos;
+    },
+  };
+}
+
+/** Same strings as core's ops/fused_activations.ts. */
+export const geluNewKernelName = 'RlhfjsGeluNew';
+export const siluMulKernelName = 'RlhfjsSiluMul';
+
+export const fusedKernels: readonly FusedKernel[] = [
+  targetLogProbsKernel,
+  targetLogProbsGradKernel,
+  elementwiseKernel(geluNewKernelName, 'geluNew', ['x'], 1),
+  elementwiseKernel(`${geluNewKernelName}Grad`, 'geluNewGrad', ['x', 'dy'], 1),
+  elementwiseKernel(siluMulKernelName, 'siluMul', ['gate', 'up'], 1),
+  elementwiseKernel(`${siluMulKernelName}Grad`, 'siluMulGrad', ['gate', 'up', 'dy'], 2),
+];
