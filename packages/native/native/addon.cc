@@ -356,6 +356,36 @@ Napi::Value FusedElementwise(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// adamW(param, grad, m, v, paramOut, mOut, vOut, coefficients: Float64Array[9])
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t lengths[7];
+  const char* names[7] = {"param", "grad", "m", "v", "paramOut", "mOut", "vOut"};
+  float* arrays[7];
+  for (int i = 0; i < 7; ++i) {
+    arrays[i] = FloatData(info[i], names[i], &lengths[i]);
+    Require(env, lengths[i] == lengths[0], "adamW", "arrays differ in length");
+  }
+  if (!info[7].IsTypedArray() || info[7].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "coefficients must be a Float64Array");
+  }
+  Napi::Float64Array values = info[7].As<Napi::Float64Array>();
+  Require(env, values.ElementLength() == 9, "adamW", "coefficients must have 9 entries");
+  rlhfjs::AdamWCoefficients c;
+  c.decays = values[0] != 0.0;
+  c.decayFactor = static_cast<float>(values[1]);
+  c.beta1 = static_cast<float>(values[2]);
+  c.oneMinusBeta1 = static_cast<float>(values[3]);
+  c.beta2 = static_cast<float>(values[4]);
+  c.oneMinusBeta2 = static_cast<float>(values[5]);
+  c.biasCorrection2Sqrt = static_cast<float>(values[6]);
+  c.epsilon = static_cast<float>(values[7]);
+  c.stepSize = static_cast<float>(values[8]);
+  rlhfjs::AdamWUpdate(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6],
+                      static_cast<int64_t>(lengths[0]), c);
+  return env.Undefined();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
@@ -382,6 +412,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("targetLogProbs", Napi::Function::New(env, TargetLogProbs));
   exports.Set("targetLogProbsGrad", Napi::Function::New(env, TargetLogProbsGrad));
   exports.Set("fusedElementwise", Napi::Function::New(env, FusedElementwise));
+  exports.Set("adamW", Napi::Function::New(env, AdamW));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

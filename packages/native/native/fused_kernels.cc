@@ -86,4 +86,21 @@ void TargetLogProbsGrad(const float* logits, const int32_t* targets, const float
   });
 }
 
+void AdamWUpdate(const float* param, const float* grad, const float* m, const float* v, float* paramOut, float* mOut,
+                 float* vOut, int64_t size, const AdamWCoefficients& c) {
+  ParallelFor(size, 1 << 15, [&](int64_t begin, int64_t end) {
+    // The portable tfjs op sequence, one float32 rounding per op, so both paths agree to the last bit or two.
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = grad[i];
+      const float decayed = c.decays ? param[i] * c.decayFactor : param[i];
+      const float mNew = m[i] * c.beta1 + g * c.oneMinusBeta1;
+      const float vNew = v[i] * c.beta2 + (g * g) * c.oneMinusBeta2;
+      const float denominator = std::sqrt(vNew) / c.biasCorrection2Sqrt + c.epsilon;
+      paramOut[i] = decayed - (mNew / denominator) * c.stepSize;
+      mOut[i] = mNew;
+      vOut[i] = vNew;
+    }
+  });
+}
+
 }  // namespace rlhfjs

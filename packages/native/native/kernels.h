@@ -73,4 +73,17 @@ void GeluNewGrad(const float* x, const float* dy, float* dx, int64_t size);
 void SiluMul(const float* gate, const float* up, float* out, int64_t size);
 void SiluMulGrad(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, int64_t size);
 
+// One AdamW update (decoupled weight decay, torch.optim.AdamW) of a parameter and its moments, as float32 ops in
+// the order of core's portable AdamW. Outputs may not alias inputs.
+struct AdamWCoefficients {
+  bool decays;
+  float decayFactor;  // 1 - lr * weightDecay
+  float beta1, oneMinusBeta1, beta2, oneMinusBeta2;
+  float biasCorrection2Sqrt;
+  float epsilon;
+  float stepSize;  // lr / (1 - beta1^step)
+};
+void AdamWUpdate(const float* param, const float* grad, const float* m, const float* v, float* paramOut, float* mOut,
+                 float* vOut, int64_t size, const AdamWCoefficients& coefficients);
+
 }  // namespace rlhfjs

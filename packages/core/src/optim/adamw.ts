@@ -108,6 +108,9 @@ function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** A backend may register this kernel to run one parameter's update in one pass (@rlhfjs/native does). */
+export const adamWKernelName = 'RlhfjsAdamW';
+
 const EXP_AVG = '.exp_avg';
 const EXP_AVG_SQ = '.exp_avg_sq';
 const STEP = '.step';
@@ -169,6 +172,7 @@ export class AdamW {
 
     const [beta1, beta2] = this.config.betas;
     const { eps, weightDecay } = this.config;
+    const fused = tf.getKernel(adamWKernelName, tf.getBackend()) !== undefined;
     for (const [name, param, grad] of updates) {
       const state = this.stateFor(name, param);
       state.step += 1;
@@ -176,6 +180,19 @@ export class AdamW {
       const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** state.step);
       const stepSize = learningRate / biasCorrection1;
       const decays = weightDecay > 0 && !this.config.noDecay(name, param.shape);
+      if (fused && param.dtype === 'float32' && grad.dtype === 'float32') {
+        // One kernel reads p, g, m, v once and writes the three results (the same float32 ops as below).
+        const [updated, m, v] = tf.engine().runKernel(adamWKernelName, {
+          param, grad, m: state.exponentialAverage, v: state.exponentialAverageSquared,
+        }, {
+          decays, decayFactor: 1 - learningRate * weightDecay, beta1, beta2, biasCorrection2Sqrt, epsilon: eps, stepSize,
+        }) as tf.Tensor[];
+        state.exponentialAverage.assign(m as tf.Tensor);
+        state.exponentialAverageSquared.assign(v as tf.Tensor);
+        param.assign(updated as tf.Tensor);
+        tf.dispose([updated as tf.Tensor, m as tf.Tensor, v as tf.Tensor]);
+        continue;
+      }
       tf.tidy(() => {
         const decayed = decays ? tf.mul(param, 1 - learningRate * weightDecay) : param;
         const m = tf.add(tf.mul(state.exponentialAverage, beta1), tf.mul(grad, 1 - beta1));

@@ -30,6 +30,10 @@ export interface NativeAddon {
   /** Fused activations: 'geluNew' [x]→[y], 'geluNewGrad' [x, dy]→[dx], 'siluMul' [gate, up]→[y],
    * 'siluMulGrad' [gate, up, dy]→[dGate, dUp]; every array of one length. */
   fusedElementwise(name: string, inputs: Float32Array[], outputs: Float32Array[]): void;
+  /** One AdamW update into new buffers; coefficients: [decays (0/1), 1 − lr·wd, β1, 1 − β1, β2, 1 − β2,
+   * √(1 − β2^t), eps, lr / (1 − β1^t)]. */
+  adamW(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, paramOut: Float32Array,
+    mOut: Float32Array, vOut: Float32Array, coefficients: Float64Array): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

@@ -79,11 +79,45 @@ function elementwiseKernel(kernelName: string, op: string, inputNames: readonly 
   };
 }
 
+/** Same string as core's optim/adamw.ts `adamWKernelName`. */
+export const adamWKernelName = 'RlhfjsAdamW';
+
+/**
+ * { param, grad, m, v } (one shape), attrs { decays, decayFactor, beta1, beta2, biasCorrection2Sqrt, epsilon,
+ * stepSize } → [param', m', v'] in new (pooled) buffers; core assigns them to the variables.
+ */
+const adamWKernel: FusedKernel = {
+  kernelName: adamWKernelName,
+  run: ({ inputs, backend, attrs }) => {
+    const names = ['param', 'grad', 'm', 'v'] as const;
+    const shape = inputs['param']?.shape ?? [];
+    const arrays = names.map((name) => {
+      const input = inputs[name];
+      if (input === undefined || !tf.util.arraysEqual(input.shape, shape)) {
+        throw new TypeError(`@rlhfjs/native ${adamWKernelName}: ${name} must have the parameter's shape [${shape}]`);
+      }
+      return required(floatValues(backend, input), adamWKernelName, name);
+    });
+    const size = (arrays[0] as Float32Array).length;
+    const outputs = [backend.allocate(size), backend.allocate(size), backend.allocate(size)] as const;
+    const number = (name: string): number => attrs[name] as number;
+    const beta1 = number('beta1');
+    const beta2 = number('beta2');
+    backend.addon.adamW(arrays[0] as Float32Array, arrays[1] as Float32Array, arrays[2] as Float32Array,
+      arrays[3] as Float32Array, outputs[0], outputs[1], outputs[2], Float64Array.from([
+        attrs['decays'] === true ? 1 : 0, number('decayFactor'), beta1, 1 - beta1, beta2, 1 - beta2,
+        number('biasCorrection2Sqrt'), number('epsilon'), number('stepSize'),
+      ]));
+    return outputs.map((values) => backend.makeOwnedTensorInfo(shape.slice(), values));
+  },
+};
+
 /** Same strings as core's ops/fused_activations.ts. */
 export const geluNewKernelName = 'RlhfjsGeluNew';
 export const siluMulKernelName = 'RlhfjsSiluMul';
 
 export const fusedKernels: readonly FusedKernel[] = [
+  adamWKernel,
   targetLogProbsKernel,
   targetLogProbsGradKernel,
   elementwiseKernel(geluNewKernelName, 'geluNew', ['x'], 1),
