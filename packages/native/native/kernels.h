@@ -74,7 +74,8 @@ void SiluMul(const float* gate, const float* up, float* out, int64_t size);
 void SiluMulGrad(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, int64_t size);
 
 // One AdamW update (decoupled weight decay, torch.optim.AdamW) of a parameter and its moments, as float32 ops in
-// the order of core's portable AdamW. Outputs may not alias inputs.
+// the order of core's portable AdamW. Each output may be its own input (paramOut = param, mOut = m, vOut = v: the
+// update in place); element i is read before it is written.
 struct AdamWCoefficients {
   bool decays;
   float decayFactor;  // 1 - lr * weightDecay

@@ -112,12 +112,46 @@ const adamWKernel: FusedKernel = {
   },
 };
 
+/** Same string as core's optim/adamw.ts `adamWInPlaceKernelName`. */
+export const adamWInPlaceKernelName = 'RlhfjsAdamWInPlace';
+
+/**
+ * The same update written into the parameter's and moments' own buffers when the backend owns them exclusively
+ * (`NativeBackend.exclusiveBuffer`): no allocation, no page faults. Returns a scalar: 1 when it updated them, 0
+ * when it declined and changed nothing (then core runs `RlhfjsAdamW` and assigns).
+ */
+const adamWInPlaceKernel: FusedKernel = {
+  kernelName: adamWInPlaceKernelName,
+  run: ({ inputs, backend, attrs }) => {
+    const { param, grad, m, v } = inputs;
+    const declined = (): tf.TensorInfo => backend.makeTensorInfo([], 'float32', new Float32Array([0]));
+    if (param === undefined || grad === undefined || m === undefined || v === undefined) return declined();
+    const buffers = [param, m, v].map((tensor) => backend.exclusiveBuffer(tensor.dataId));
+    const gradient = floatValues(backend, grad);
+    const [p, mValues, vValues] = buffers;
+    if (p == null || mValues == null || vValues == null || gradient === null || p.length !== gradient.length ||
+      mValues.length !== p.length || vValues.length !== p.length || new Set(buffers.map((b) => b?.buffer)).size !== 3 ||
+      [p, mValues, vValues].some((buffer) => buffer.buffer === gradient.buffer)) {
+      return declined();
+    }
+    const number = (name: string): number => attrs[name] as number;
+    const beta1 = number('beta1');
+    const beta2 = number('beta2');
+    backend.addon.adamW(p, gradient, mValues, vValues, p, mValues, vValues, Float64Array.from([
+      attrs['decays'] === true ? 1 : 0, number('decayFactor'), beta1, 1 - beta1, beta2, 1 - beta2,
+      number('biasCorrection2Sqrt'), number('epsilon'), number('stepSize'),
+    ]));
+    return backend.makeTensorInfo([], 'float32', new Float32Array([1]));
+  },
+};
+
 /** Same strings as core's ops/fused_activations.ts. */
 export const geluNewKernelName = 'RlhfjsGeluNew';
 export const siluMulKernelName = 'RlhfjsSiluMul';
 
 export const fusedKernels: readonly FusedKernel[] = [
   adamWKernel,
+  adamWInPlaceKernel,
   targetLogProbsKernel,
   targetLogProbsGradKernel,
   elementwiseKernel(geluNewKernelName, 'geluNew', ['x'], 1),
