@@ -386,6 +386,44 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// norm(x, weight, bias | null, y, mean, rstd, rows, width, epsilon, rms)
+Napi::Value Norm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, weightLength, biasLength = 0, yLength, meanLength, rstdLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  const float* weight = FloatData(info[1], "weight", &weightLength);
+  const float* bias = info[2].IsNull() ? nullptr : FloatData(info[2], "bias", &biasLength);
+  float* y = FloatData(info[3], "y", &yLength);
+  float* mean = FloatData(info[4], "mean", &meanLength);
+  float* rstd = FloatData(info[5], "rstd", &rstdLength);
+  const int64_t rows = Integer(info, 6), width = Integer(info, 7);
+  Require(env, rows >= 0 && width > 0, "norm", "bad rows or width");
+  Require(env, static_cast<int64_t>(xLength) >= rows * width && static_cast<int64_t>(yLength) >= rows * width, "norm",
+          "x or y too small");
+  Require(env, static_cast<int64_t>(weightLength) >= width && (bias == nullptr || static_cast<int64_t>(biasLength) >= width),
+          "norm", "weight or bias too small");
+  Require(env, static_cast<int64_t>(meanLength) >= rows && static_cast<int64_t>(rstdLength) >= rows, "norm",
+          "mean or rstd too small");
+  rlhfjs::Norm(x, weight, bias, y, mean, rstd, rows, width, info[8].As<Napi::Number>().FloatValue(), info[9].ToBoolean());
+  return env.Undefined();
+}
+
+// normGrad(x, weight, mean, rstd, dy, dx, dWeight, dBias, rows, width, rms)
+Napi::Value NormGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t lengths[8];
+  const char* names[8] = {"x", "weight", "mean", "rstd", "dy", "dx", "dWeight", "dBias"};
+  float* arrays[8];
+  for (int i = 0; i < 8; ++i) arrays[i] = FloatData(info[i], names[i], &lengths[i]);
+  const int64_t rows = Integer(info, 8), width = Integer(info, 9);
+  Require(env, rows >= 0 && width > 0, "normGrad", "bad rows or width");
+  const int64_t need[8] = {rows * width, width, rows, rows, rows * width, rows * width, width, width};
+  for (int i = 0; i < 8; ++i) Require(env, static_cast<int64_t>(lengths[i]) >= need[i], "normGrad", names[i]);
+  rlhfjs::NormGrad(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6], arrays[7], rows, width,
+                   info[10].ToBoolean());
+  return env.Undefined();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
@@ -413,6 +451,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("targetLogProbsGrad", Napi::Function::New(env, TargetLogProbsGrad));
   exports.Set("fusedElementwise", Napi::Function::New(env, FusedElementwise));
   exports.Set("adamW", Napi::Function::New(env, AdamW));
+  exports.Set("norm", Napi::Function::New(env, Norm));
+  exports.Set("normGrad", Napi::Function::New(env, NormGrad));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

@@ -103,4 +103,83 @@ void AdamWUpdate(const float* param, const float* grad, const float* m, const fl
   });
 }
 
+void Norm(const float* x, const float* weight, const float* bias, float* y, float* mean, float* rstd, int64_t rows,
+          int64_t width, float epsilon, bool rms) {
+  ParallelFor(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(width, 1)), [=](int64_t begin, int64_t end) {
+    // The portable composition's float32 steps: mean (double sum), centred, mean of squares, + eps, 1/sqrt.
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = x + r * width;
+      float* out = y + r * width;
+      float mu = 0.0f;
+      if (!rms) {
+        double sum = 0.0;
+        for (int64_t j = 0; j < width; ++j) sum += row[j];
+        mu = static_cast<float>(sum / static_cast<double>(width));
+      }
+      double squares = 0.0;
+      for (int64_t j = 0; j < width; ++j) {
+        const float centred = row[j] - mu;
+        squares += centred * centred;
+      }
+      const float variance = static_cast<float>(squares / static_cast<double>(width));
+      const float inverse = 1.0f / std::sqrt(variance + epsilon);
+      mean[r] = mu;
+      rstd[r] = inverse;
+      for (int64_t j = 0; j < width; ++j) {
+        const float normalised = (row[j] - mu) * inverse * weight[j];
+        out[j] = bias == nullptr ? normalised : normalised + bias[j];
+      }
+    }
+  });
+}
+
+void NormGrad(const float* x, const float* weight, const float* mean, const float* rstd, const float* dy, float* dx,
+              float* dWeight, float* dBias, int64_t rows, int64_t width, bool rms) {
+  const int threads = std::max(1, std::min<int>(WorkerThreads(), static_cast<int>(rows * width / 32768)));
+  // Per-thread partial sums of dWeight and dBias (double), added up at the end.
+  std::vector<std::vector<double>> partialWeight(threads, std::vector<double>(width, 0.0));
+  std::vector<std::vector<double>> partialBias(threads, std::vector<double>(width, 0.0));
+  std::vector<std::thread> workers;
+  const int64_t step = (rows + threads - 1) / threads;
+  auto work = [&](int t) {
+    const int64_t begin = std::min(rows, t * step), end = std::min(rows, (t + 1) * step);
+    std::vector<double>& weightSum = partialWeight[t];
+    std::vector<double>& biasSum = partialBias[t];
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = x + r * width;
+      const float* grad = dy + r * width;
+      float* out = dx + r * width;
+      const float mu = mean[r], inverse = rstd[r];
+      // dx = r · (dy·w − mean(dy·w) − x̂ · mean(dy·w · x̂)), x̂ = (x − μ)·r; RMSNorm drops the mean(dy·w) term.
+      double sumGradient = 0.0, sumProjection = 0.0;
+      for (int64_t j = 0; j < width; ++j) {
+        const float normalised = (row[j] - mu) * inverse;
+        const float scaled = grad[j] * weight[j];
+        sumGradient += scaled;
+        sumProjection += scaled * normalised;
+        weightSum[j] += grad[j] * normalised;
+        biasSum[j] += grad[j];
+      }
+      const float meanGradient = rms ? 0.0f : static_cast<float>(sumGradient / static_cast<double>(width));
+      const float meanProjection = static_cast<float>(sumProjection / static_cast<double>(width));
+      for (int64_t j = 0; j < width; ++j) {
+        const float normalised = (row[j] - mu) * inverse;
+        out[j] = inverse * (grad[j] * weight[j] - meanGradient - normalised * meanProjection);
+      }
+    }
+  };
+  for (int t = 1; t < threads; ++t) workers.emplace_back(work, t);
+  work(0);
+  for (std::thread& worker : workers) worker.join();
+  for (int64_t j = 0; j < width; ++j) {
+    double weightTotal = 0.0, biasTotal = 0.0;
+    for (int t = 0; t < threads; ++t) {
+      weightTotal += partialWeight[t][j];
+      biasTotal += partialBias[t][j];
+    }
+    dWeight[j] = static_cast<float>(weightTotal);
+    dBias[j] = static_cast<float>(biasTotal);
+  }
+}
+
 }  // namespace rlhfjs

@@ -87,4 +87,12 @@ struct AdamWCoefficients {
 void AdamWUpdate(const float* param, const float* grad, const float* m, const float* v, float* paramOut, float* mOut,
                  float* vOut, int64_t size, const AdamWCoefficients& coefficients);
 
+// LayerNorm (bias != nullptr or not: rms = false) or RMSNorm (rms = true, mean 0) of x [rows, width] over its
+// rows: y = (x − μ)·rstd·weight (+ bias); mean[rows] and rstd[rows] are kept for the gradient.
+void Norm(const float* x, const float* weight, const float* bias, float* y, float* mean, float* rstd, int64_t rows,
+          int64_t width, float epsilon, bool rms);
+// Its gradient: dx [rows, width], dWeight [width] = Σ dy·x̂, dBias [width] = Σ dy.
+void NormGrad(const float* x, const float* weight, const float* mean, const float* rstd, const float* dy, float* dx,
+              float* dWeight, float* dBias, int64_t rows, int64_t width, bool rms);
+
 }  // namespace rlhfjs

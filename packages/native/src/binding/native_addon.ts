@@ -34,6 +34,10 @@ export interface NativeAddon {
    * √(1 − β2^t), eps, lr / (1 − β1^t)]. */
   adamW(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, paramOut: Float32Array,
     mOut: Float32Array, vOut: Float32Array, coefficients: Float64Array): void;
+  norm(x: Float32Array, weight: Float32Array, bias: Float32Array | null, y: Float32Array, mean: Float32Array,
+    rstd: Float32Array, rows: number, width: number, epsilon: number, rms: boolean): void;
+  normGrad(x: Float32Array, weight: Float32Array, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
+    dx: Float32Array, dWeight: Float32Array, dBias: Float32Array, rows: number, width: number, rms: boolean): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

@@ -145,6 +145,53 @@ const adamWInPlaceKernel: FusedKernel = {
   },
 };
 
+/** Same strings as core's ops/fused_norm.ts. */
+export const normKernelName = 'RlhfjsNorm';
+export const normGradKernelName = 'RlhfjsNormGrad';
+
+function normShape(x: tf.TensorInfo | undefined, weight: tf.TensorInfo | undefined, kernelName: string): [number, number] {
+  const [rows, width] = rowsAndVocab(x, kernelName);
+  if (weight === undefined || weight.shape.length !== 1 || weight.shape[0] !== width) {
+    throw new TypeError(`@rlhfjs/native ${kernelName}: weight must be [${width}], got [${weight?.shape ?? ''}]`);
+  }
+  return [rows, width];
+}
+
+/** { x [N, D], weight [D], bias? [D] }, { epsilon, rms } → [y [N, D], mean [N], rstd [N]] */
+const normKernel: FusedKernel = {
+  kernelName: normKernelName,
+  run: ({ inputs, backend, attrs }) => {
+    const [rows, width] = normShape(inputs['x'], inputs['weight'], normKernelName);
+    const x = required(floatValues(backend, inputs['x']), normKernelName, 'x');
+    const weight = required(floatValues(backend, inputs['weight']), normKernelName, 'weight');
+    const rms = attrs['rms'] === true;
+    const bias = rms ? null : required(floatValues(backend, inputs['bias']), normKernelName, 'bias');
+    const y = backend.allocate(rows * width);
+    const mean = backend.allocate(rows);
+    const rstd = backend.allocate(rows);
+    backend.addon.norm(x, weight, bias, y, mean, rstd, rows, width, attrs['epsilon'] as number, rms);
+    return [backend.makeOwnedTensorInfo([rows, width], y), backend.makeOwnedTensorInfo([rows], mean),
+      backend.makeOwnedTensorInfo([rows], rstd)];
+  },
+};
+
+/** { x, weight, mean, rstd, dy }, { rms } → [dx [N, D], dWeight [D], dBias [D]] */
+const normGradKernel: FusedKernel = {
+  kernelName: normGradKernelName,
+  run: ({ inputs, backend, attrs }) => {
+    const name = normGradKernelName;
+    const [rows, width] = normShape(inputs['x'], inputs['weight'], name);
+    const arrays = (['x', 'weight', 'mean', 'rstd', 'dy'] as const).map((input) => required(floatValues(backend, inputs[input]), name, input));
+    const dx = backend.allocate(rows * width);
+    const dWeight = backend.allocate(width);
+    const dBias = backend.allocate(width);
+    const [x, weight, mean, rstd, dy] = arrays as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    backend.addon.normGrad(x, weight, mean, rstd, dy, dx, dWeight, dBias, rows, width, attrs['rms'] === true);
+    return [backend.makeOwnedTensorInfo([rows, width], dx), backend.makeOwnedTensorInfo([width], dWeight),
+      backend.makeOwnedTensorInfo([width], dBias)];
+  },
+};
+
 /** Same strings as core's ops/fused_activations.ts. */
 export const geluNewKernelName = 'RlhfjsGeluNew';
 export const siluMulKernelName = 'RlhfjsSiluMul';
@@ -152,6 +199,8 @@ export const siluMulKernelName = 'RlhfjsSiluMul';
 export const fusedKernels: readonly FusedKernel[] = [
   adamWKernel,
   adamWInPlaceKernel,
+  normKernel,
+  normGradKernel,
   targetLogProbsKernel,
   targetLogProbsGradKernel,
   elementwiseKernel(geluNewKernelName, 'geluNew', ['x'], 1),
