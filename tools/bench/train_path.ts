@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const lossFn = () => ({ loss: tf.tidy(() => tf.neg(tf.mean(score(model.forward({ inputIds: ids }).logits as tf.Tensor3D, ids))) as tf.Scalar) });
   let parameters = model.trainableParameters();
   if (work === 'lora') {
-    applyLora(model, { r: 16, loraAlpha: 32, targetModules: ['c_attn'] });
+    applyLora(model, { r: 16, alpha: 32, targetModules: ['c_attn'] });
     parameters = model.trainableParameters();
     // the old code computed (and dropped) gradients of frozen weights: same as treating them as trainable here
     if (baseline) for (const variable of model.namedParameters().values()) variable.trainable = true;
