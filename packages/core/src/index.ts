@@ -139,6 +139,7 @@ export type { ArithmeticCorpusOptions, ArithmeticCorpusConfig, ArithmeticOperati
 
 // training
 export { trainStep } from './train/train_step';
+export { variableGradsReleasing } from './train/releasing_grads';
 export type { TrainStepOptions, TrainStepMetrics, LossFn, LossResult } from './train/train_step';
 export { Trainer, epochOrder } from './train/trainer';
 export type { TrainerTask, TrainerHooks, StepCounts, LogRecord, TrainResult } from './train/trainer';
