@@ -15,7 +15,7 @@ interface EngineInternals {
   startTape(): void;
   endTape(): void;
   scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
-  tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
+  tidy<T>(name: string, f: () => T): T;
 }
 
 /** The nodes on a path from one of `xs` to `y`, inputs pruned to those that depend on `xs` (tape order kept). */
