@@ -424,6 +424,25 @@ Napi::Value NormGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// rope(x, cos, sin, out, batch, heads, length, width, inverse)
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, cosLength, sinLength, outLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  const float* cos = FloatData(info[1], "cos", &cosLength);
+  const float* sin = FloatData(info[2], "sin", &sinLength);
+  float* out = FloatData(info[3], "out", &outLength);
+  const int64_t batch = Integer(info, 4), heads = Integer(info, 5), length = Integer(info, 6), width = Integer(info, 7);
+  Require(env, batch >= 0 && heads >= 0 && length >= 0 && width >= 0 && width % 2 == 0, "rope", "bad shape");
+  const int64_t size = batch * heads * length * width, tableSize = batch * length * width;
+  Require(env, static_cast<int64_t>(xLength) >= size && static_cast<int64_t>(outLength) >= size, "rope",
+          "x or out too small");
+  Require(env, static_cast<int64_t>(cosLength) >= tableSize && static_cast<int64_t>(sinLength) >= tableSize, "rope",
+          "tables too small");
+  rlhfjs::Rope(x, cos, sin, out, batch, heads, length, width, info[8].ToBoolean());
+  return env.Undefined();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
@@ -453,6 +472,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adamW", Napi::Function::New(env, AdamW));
   exports.Set("norm", Napi::Function::New(env, Norm));
   exports.Set("normGrad", Napi::Function::New(env, NormGrad));
+  exports.Set("rope", Napi::Function::New(env, Rope));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

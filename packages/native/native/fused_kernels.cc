@@ -182,4 +182,29 @@ void NormGrad(const float* x, const float* weight, const float* mean, const floa
   }
 }
 
+void Rope(const float* x, const float* cos, const float* sin, float* out, int64_t batch, int64_t heads, int64_t length,
+          int64_t width, bool inverse) {
+  const int64_t half = width / 2;
+  const int64_t rows = batch * heads * length;
+  ParallelFor(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(width, 1)), [=](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t b = row / (heads * length), t = row % length;
+      const float* c = cos + (b * length + t) * width;
+      const float* s = sin + (b * length + t) * width;
+      const float* in = x + row * width;
+      float* o = out + row * width;
+      for (int64_t j = 0; j < half; ++j) {
+        const float first = in[j], second = in[j + half];
+        if (!inverse) {  // y = x·cos + [−x₂, x₁]·sin
+          o[j] = first * c[j] + (-second) * s[j];
+          o[j + half] = second * c[j + half] + first * s[j + half];
+        } else {  // the transpose: dx₁ = dy₁·cos₁ + dy₂·sin₂, dx₂ = dy₂·cos₂ − dy₁·sin₁
+          o[j] = first * c[j] + second * s[j + half];
+          o[j + half] = second * c[j + half] - first * s[j];
+        }
+      }
+    }
+  });
+}
+
 }  // namespace rlhfjs

@@ -95,4 +95,9 @@ void Norm(const float* x, const float* weight, const float* bias, float* y, floa
 void NormGrad(const float* x, const float* weight, const float* mean, const float* rstd, const float* dy, float* dx,
               float* dWeight, float* dBias, int64_t rows, int64_t width, bool rms);
 
+// Rotary embedding of x [batch, heads, length, width] with tables cos/sin [batch, 1, length, width]: y = x·cos +
+// rotate_half(x)·sin, or its transpose (inverse = true), which maps dy to dx.
+void Rope(const float* x, const float* cos, const float* sin, float* out, int64_t batch, int64_t heads, int64_t length,
+          int64_t width, bool inverse);
+
 }  // namespace rlhfjs

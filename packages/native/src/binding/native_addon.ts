@@ -38,6 +38,8 @@ export interface NativeAddon {
     rstd: Float32Array, rows: number, width: number, epsilon: number, rms: boolean): void;
   normGrad(x: Float32Array, weight: Float32Array, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
     dx: Float32Array, dWeight: Float32Array, dBias: Float32Array, rows: number, width: number, rms: boolean): void;
+  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, batch: number, heads: number,
+    length: number, width: number, inverse: boolean): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

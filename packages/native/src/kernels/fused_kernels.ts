@@ -192,6 +192,30 @@ const normGradKernel: FusedKernel = {
   },
 };
 
+/** Same string as core's model/rope.ts `ropeKernelName`. */
+export const ropeKernelName = 'RlhfjsRope';
+
+/** { x [B, H, T, d], cos [B, 1, T, d], sin [B, 1, T, d] }, { inverse } → [B, H, T, d] */
+const ropeKernel: FusedKernel = {
+  kernelName: ropeKernelName,
+  run: ({ inputs, backend, attrs }) => {
+    const { x, cos, sin } = inputs;
+    if (x === undefined || cos === undefined || sin === undefined || x.shape.length !== 4) {
+      throw new TypeError(`@rlhfjs/native ${ropeKernelName}: x must be [B, H, T, d] with cos and sin`);
+    }
+    const [batch, heads, length, width] = x.shape as [number, number, number, number];
+    for (const table of [cos, sin]) {
+      if (!tf.util.arraysEqual(table.shape, [batch, 1, length, width])) {
+        throw new TypeError(`@rlhfjs/native ${ropeKernelName}: tables must be [${batch}, 1, ${length}, ${width}], got [${table.shape}]`);
+      }
+    }
+    const out = backend.allocate(batch * heads * length * width);
+    backend.addon.rope(required(floatValues(backend, x), ropeKernelName, 'x'), required(floatValues(backend, cos), ropeKernelName, 'cos'),
+      required(floatValues(backend, sin), ropeKernelName, 'sin'), out, batch, heads, length, width, attrs['inverse'] === true);
+    return backend.makeOwnedTensorInfo([batch, heads, length, width], out);
+  },
+};
+
 /** Same strings as core's ops/fused_activations.ts. */
 export const geluNewKernelName = 'RlhfjsGeluNew';
 export const siluMulKernelName = 'RlhfjsSiluMul';
@@ -201,6 +225,7 @@ export const fusedKernels: readonly FusedKernel[] = [
   adamWInPlaceKernel,
   normKernel,
   normGradKernel,
+  ropeKernel,
   targetLogProbsKernel,
   targetLogProbsGradKernel,
   elementwiseKernel(geluNewKernelName, 'geluNew', ['x'], 1),
