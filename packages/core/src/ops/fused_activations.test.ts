@@ -56,10 +56,6 @@ describe('fused geluNew and siluMul', () => {
     await tf.setBackend('cpu');
   });
 
-  it('portable: values and gradients equal the plain tfjs compositions', async () => {
-    await checkAgainstPlain(257);
-  });
-
   it('gelu gradient agrees with a central finite difference (at 0, small, and large |x|)', () => {
     const points = [0, 1e-3, -0.5, 1.3, -3, 6];
     const grad = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(geluNew(t)))(tf.tensor1d(points)).dataSync());

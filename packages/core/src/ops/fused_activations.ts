@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors/errors';
 import { customOp } from './custom_op';
 
-// Fused activations (DESIGN.md, "Fast paths"): each is one custom op that saves only its inputs and computes its
-// gradient in one pass, with a portable tfjs form and a native kernel when the backend registers one
-// (@rlhfjs/native does). Inputs: GeluNew { x }, GeluNewGrad { x, dy }, SiluMul { gate, up },
+// Fused activations (DESIGN.md, "Fast paths"): where the backend registers the kernels (@rlhfjs/native does), each
+// is one custom op that saves only its inputs and computes its gradient in one pass; elsewhere the portable form is
+// the plain tfjs composition, differentiated op by op. Inputs: GeluNew { x }, GeluNewGrad { x, dy }, SiluMul { gate, up },
 // SiluMulGrad { gate, up, dy } → [dGate, dUp]. All float32, same shape.
 export const geluNewKernelName = 'RlhfjsGeluNew';
 export const geluNewGradKernelName = 'RlhfjsGeluNewGrad';
@@ -19,31 +19,23 @@ function nativeKernels(...names: string[]): boolean {
   return names.every((name) => tf.getKernel(name, backend) !== undefined);
 }
 
-/** GPT-2's `gelu_new`: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), with its exact derivative as the gradient. */
+function plainGeluNew(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), GELU_CUBIC)), SQRT_2_OVER_PI);
+    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  });
+}
+
+/** GPT-2's `gelu_new`: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
 export function geluNew(x: tf.Tensor): tf.Tensor {
   const native = x.dtype === 'float32' && nativeKernels(geluNewKernelName, geluNewGradKernelName);
+  if (!native) return plainGeluNew(x); // differentiated op by op by tfjs (as before this op existed)
   const op = customOp(([input], save) => {
     save([input as tf.Tensor]);
-    const value = native
-      ? (tf.engine().runKernel(geluNewKernelName, { x: input as tf.Tensor }, {}) as tf.Tensor)
-      : tf.tidy(() => {
-        const xs = input as tf.Tensor;
-        const inner = tf.mul(tf.add(xs, tf.mul(tf.mul(tf.mul(xs, xs), xs), GELU_CUBIC)), SQRT_2_OVER_PI);
-        return tf.mul(tf.mul(xs, 0.5), tf.add(tf.tanh(inner), 1));
-      });
     return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const xs = saved[0] as tf.Tensor;
-        if (native) return [tf.engine().runKernel(geluNewGradKernelName, { x: xs, dy }, {}) as tf.Tensor];
-        return [tf.tidy(() => {
-          // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(√(2/π)·(x + 0.044715·x³))
-          const square = tf.mul(xs, xs);
-          const t = tf.tanh(tf.mul(tf.mul(xs, tf.add(tf.mul(square, GELU_CUBIC), 1)), SQRT_2_OVER_PI));
-          const slope = tf.mul(tf.sub(1, tf.square(t)), tf.mul(tf.add(tf.mul(square, 3 * GELU_CUBIC), 1), SQRT_2_OVER_PI));
-          return tf.mul(dy, tf.mul(tf.add(tf.add(t, 1), tf.mul(xs, slope)), 0.5));
-        })];
-      },
+      value: tf.engine().runKernel(geluNewKernelName, { x: input as tf.Tensor }, {}) as tf.Tensor,
+      // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(√(2/π)·(x + 0.044715·x³))
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.engine().runKernel(geluNewGradKernelName, { x: saved[0] as tf.Tensor, dy }, {}) as tf.Tensor],
     };
   });
   return op(x);
@@ -55,24 +47,15 @@ export function siluMul(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
     throw new ShapeError(`siluMul: gate [${gate.shape}] and up [${up.shape}] must have the same shape`);
   }
   const native = gate.dtype === 'float32' && up.dtype === 'float32' && nativeKernels(siluMulKernelName, siluMulGradKernelName);
+  // Without the kernels: the plain composition, differentiated op by op by tfjs (as before this op existed).
+  if (!native) return tf.tidy(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up));
   const op = customOp(([g, u], save) => {
     save([g as tf.Tensor, u as tf.Tensor]);
-    const value = native
-      ? (tf.engine().runKernel(siluMulKernelName, { gate: g as tf.Tensor, up: u as tf.Tensor }, {}) as tf.Tensor)
-      : tf.tidy(() => tf.mul(tf.mul(g as tf.Tensor, tf.sigmoid(g as tf.Tensor)), u as tf.Tensor));
     return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [gs, us] = saved as [tf.Tensor, tf.Tensor];
-        if (native) return tf.engine().runKernel(siluMulGradKernelName, { gate: gs, up: us, dy }, {}) as tf.Tensor[];
-        return tf.tidy(() => {
-          const sigma = tf.sigmoid(gs);
-          const silu = tf.mul(gs, sigma);
-          // d silu/dg = σ(g)·(1 + g·(1 − σ(g)))
-          const dSilu = tf.mul(sigma, tf.add(tf.mul(gs, tf.sub(1, sigma)), 1));
-          return [tf.mul(tf.mul(dy, us), dSilu), tf.mul(dy, silu)];
-        });
-      },
+      value: tf.engine().runKernel(siluMulKernelName, { gate: g as tf.Tensor, up: u as tf.Tensor }, {}) as tf.Tensor,
+      // d/dgate = dy·up·σ(g)·(1 + g·(1 − σ(g))), d/dup = dy·g·σ(g)
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(siluMulGradKernelName, { gate: saved[0] as tf.Tensor, up: saved[1] as tf.Tensor, dy }, {}) as tf.Tensor[],
     };
   });
   return op(gate, up);
