@@ -20,8 +20,10 @@ export { backendCapabilities, hasKernel } from './backend/capabilities';
 export type { BackendCapabilities } from './backend/capabilities';
 
 // ops
-export { matMul2d, batchMatMul } from './ops/mat_mul';
+export { matMul2d, matMul2dTransposedB, batchMatMul, isFrozenWeight } from './ops/mat_mul';
 export { embeddingLookup } from './ops/embedding';
+export { geluNew, siluMul } from './ops/fused_activations';
+export { targetLogProbs, targetLogProbsKernelName, targetLogProbsGradKernelName } from './ops/target_log_probs';
 export { customOp } from './ops/custom_op';
 export type { CustomOpResult } from './ops/custom_op';
 export { tidyObject } from './ops/tidy_object';
@@ -150,6 +152,7 @@ export type { ArithmeticCorpusOptions, ArithmeticCorpusConfig, ArithmeticOperati
 
 // training
 export { trainStep } from './train/train_step';
+export { variableGradsReleasing } from './train/releasing_grads';
 export type { TrainStepOptions, TrainStepMetrics, LossFn, LossResult } from './train/train_step';
 export { Trainer, epochOrder } from './train/trainer';
 export type { TrainerTask, TrainerHooks, StepCounts, LogRecord, TrainResult } from './train/trainer';

@@ -266,6 +266,183 @@ Napi::Value Select(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Targets of a row kernel: at least `rows`, each in [-1, vocab) (-1 skips the row).
+void RequireTargets(const Napi::Env& env, const int32_t* targets, size_t length, int64_t rows, int64_t vocab,
+                    const char* function) {
+  Require(env, static_cast<int64_t>(length) >= rows, function, "targets shorter than rows");
+  for (int64_t r = 0; r < rows; ++r) {
+    Require(env, targets[r] >= -1 && targets[r] < vocab, function, "target outside [-1, vocab)");
+  }
+}
+
+// targetLogProbs(logits, targets, out, logSumExp, rows, vocab, temperature)
+Napi::Value TargetLogProbs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t logitsLength, targetsLength, outLength, lseLength;
+  const float* logits = FloatData(info[0], "logits", &logitsLength);
+  const int32_t* targets = IntData(info[1], "targets", &targetsLength);
+  float* out = FloatData(info[2], "out", &outLength);
+  float* lse = FloatData(info[3], "logSumExp", &lseLength);
+  const int64_t rows = Integer(info, 4), vocab = Integer(info, 5);
+  const float temperature = info[6].As<Napi::Number>().FloatValue();
+  Require(env, rows >= 0 && vocab > 0 && temperature > 0, "targetLogProbs", "bad rows, vocab or temperature");
+  Require(env, static_cast<int64_t>(logitsLength) >= rows * vocab, "targetLogProbs", "logits too small");
+  Require(env, static_cast<int64_t>(outLength) >= rows && static_cast<int64_t>(lseLength) >= rows, "targetLogProbs",
+          "out or logSumExp too small");
+  RequireTargets(env, targets, targetsLength, rows, vocab, "targetLogProbs");
+  rlhfjs::TargetLogProbs(logits, targets, out, lse, rows, vocab, temperature);
+  return env.Undefined();
+}
+
+// targetLogProbsGrad(logits, targets, logSumExp, dy, dLogits, rows, vocab, temperature)
+Napi::Value TargetLogProbsGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t logitsLength, targetsLength, lseLength, dyLength, gradLength;
+  const float* logits = FloatData(info[0], "logits", &logitsLength);
+  const int32_t* targets = IntData(info[1], "targets", &targetsLength);
+  const float* lse = FloatData(info[2], "logSumExp", &lseLength);
+  const float* dy = FloatData(info[3], "dy", &dyLength);
+  float* grad = FloatData(info[4], "dLogits", &gradLength);
+  const int64_t rows = Integer(info, 5), vocab = Integer(info, 6);
+  const float temperature = info[7].As<Napi::Number>().FloatValue();
+  Require(env, rows >= 0 && vocab > 0 && temperature > 0, "targetLogProbsGrad", "bad rows, vocab or temperature");
+  Require(env, static_cast<int64_t>(logitsLength) >= rows * vocab && static_cast<int64_t>(gradLength) >= rows * vocab,
+          "targetLogProbsGrad", "logits or dLogits too small");
+  Require(env, static_cast<int64_t>(lseLength) >= rows && static_cast<int64_t>(dyLength) >= rows,
+          "targetLogProbsGrad", "logSumExp or dy too small");
+  RequireTargets(env, targets, targetsLength, rows, vocab, "targetLogProbsGrad");
+  rlhfjs::TargetLogProbsGrad(logits, targets, lse, dy, grad, rows, vocab, temperature);
+  return env.Undefined();
+}
+
+// elementwise(name, inputs[], outputs[]): the fused activations, every array of one length.
+Napi::Value FusedElementwise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Napi::Array inputArray = info[1].As<Napi::Array>();
+  Napi::Array outputArray = info[2].As<Napi::Array>();
+  std::vector<float*> inputs, outputs;
+  size_t size = 0;
+  for (uint32_t i = 0; i < inputArray.Length(); ++i) {
+    size_t length;
+    inputs.push_back(FloatData(inputArray.Get(i), "input", &length));
+    Require(env, i == 0 || length == size, "fusedElementwise", "inputs differ in length");
+    size = length;
+  }
+  for (uint32_t i = 0; i < outputArray.Length(); ++i) {
+    size_t length;
+    outputs.push_back(FloatData(outputArray.Get(i), "output", &length));
+    Require(env, length >= size, "fusedElementwise", "output too small");
+  }
+  auto arity = [&](size_t in, size_t out) {
+    Require(env, inputs.size() == in && outputs.size() == out, "fusedElementwise", "wrong number of arrays");
+  };
+  const int64_t n = static_cast<int64_t>(size);
+  if (name == "geluNew") {
+    arity(1, 1);
+    rlhfjs::GeluNew(inputs[0], outputs[0], n);
+  } else if (name == "geluNewGrad") {
+    arity(2, 1);
+    rlhfjs::GeluNewGrad(inputs[0], inputs[1], outputs[0], n);
+  } else if (name == "siluMul") {
+    arity(2, 1);
+    rlhfjs::SiluMul(inputs[0], inputs[1], outputs[0], n);
+  } else if (name == "siluMulGrad") {
+    arity(3, 2);
+    rlhfjs::SiluMulGrad(inputs[0], inputs[1], inputs[2], outputs[0], outputs[1], n);
+  } else {
+    throw Napi::RangeError::New(env, "fusedElementwise: unknown op " + name);
+  }
+  return env.Undefined();
+}
+
+// adamW(param, grad, m, v, paramOut, mOut, vOut, coefficients: Float64Array[9])
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t lengths[7];
+  const char* names[7] = {"param", "grad", "m", "v", "paramOut", "mOut", "vOut"};
+  float* arrays[7];
+  for (int i = 0; i < 7; ++i) {
+    arrays[i] = FloatData(info[i], names[i], &lengths[i]);
+    Require(env, lengths[i] == lengths[0], "adamW", "arrays differ in length");
+  }
+  if (!info[7].IsTypedArray() || info[7].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "coefficients must be a Float64Array");
+  }
+  Napi::Float64Array values = info[7].As<Napi::Float64Array>();
+  Require(env, values.ElementLength() == 9, "adamW", "coefficients must have 9 entries");
+  rlhfjs::AdamWCoefficients c;
+  c.decays = values[0] != 0.0;
+  c.decayFactor = static_cast<float>(values[1]);
+  c.beta1 = static_cast<float>(values[2]);
+  c.oneMinusBeta1 = static_cast<float>(values[3]);
+  c.beta2 = static_cast<float>(values[4]);
+  c.oneMinusBeta2 = static_cast<float>(values[5]);
+  c.biasCorrection2Sqrt = static_cast<float>(values[6]);
+  c.epsilon = static_cast<float>(values[7]);
+  c.stepSize = static_cast<float>(values[8]);
+  rlhfjs::AdamWUpdate(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6],
+                      static_cast<int64_t>(lengths[0]), c);
+  return env.Undefined();
+}
+
+// norm(x, weight, bias | null, y, mean, rstd, rows, width, epsilon, rms)
+Napi::Value Norm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, weightLength, biasLength = 0, yLength, meanLength, rstdLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  const float* weight = FloatData(info[1], "weight", &weightLength);
+  const float* bias = info[2].IsNull() ? nullptr : FloatData(info[2], "bias", &biasLength);
+  float* y = FloatData(info[3], "y", &yLength);
+  float* mean = FloatData(info[4], "mean", &meanLength);
+  float* rstd = FloatData(info[5], "rstd", &rstdLength);
+  const int64_t rows = Integer(info, 6), width = Integer(info, 7);
+  Require(env, rows >= 0 && width > 0, "norm", "bad rows or width");
+  Require(env, static_cast<int64_t>(xLength) >= rows * width && static_cast<int64_t>(yLength) >= rows * width, "norm",
+          "x or y too small");
+  Require(env, static_cast<int64_t>(weightLength) >= width && (bias == nullptr || static_cast<int64_t>(biasLength) >= width),
+          "norm", "weight or bias too small");
+  Require(env, static_cast<int64_t>(meanLength) >= rows && static_cast<int64_t>(rstdLength) >= rows, "norm",
+          "mean or rstd too small");
+  rlhfjs::Norm(x, weight, bias, y, mean, rstd, rows, width, info[8].As<Napi::Number>().FloatValue(), info[9].ToBoolean());
+  return env.Undefined();
+}
+
+// normGrad(x, weight, mean, rstd, dy, dx, dWeight, dBias, rows, width, rms)
+Napi::Value NormGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t lengths[8];
+  const char* names[8] = {"x", "weight", "mean", "rstd", "dy", "dx", "dWeight", "dBias"};
+  float* arrays[8];
+  for (int i = 0; i < 8; ++i) arrays[i] = FloatData(info[i], names[i], &lengths[i]);
+  const int64_t rows = Integer(info, 8), width = Integer(info, 9);
+  Require(env, rows >= 0 && width > 0, "normGrad", "bad rows or width");
+  const int64_t need[8] = {rows * width, width, rows, rows, rows * width, rows * width, width, width};
+  for (int i = 0; i < 8; ++i) Require(env, static_cast<int64_t>(lengths[i]) >= need[i], "normGrad", names[i]);
+  rlhfjs::NormGrad(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], arrays[6], arrays[7], rows, width,
+                   info[10].ToBoolean());
+  return env.Undefined();
+}
+
+// rope(x, cos, sin, out, batch, heads, length, width, inverse)
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t xLength, cosLength, sinLength, outLength;
+  const float* x = FloatData(info[0], "x", &xLength);
+  const float* cos = FloatData(info[1], "cos", &cosLength);
+  const float* sin = FloatData(info[2], "sin", &sinLength);
+  float* out = FloatData(info[3], "out", &outLength);
+  const int64_t batch = Integer(info, 4), heads = Integer(info, 5), length = Integer(info, 6), width = Integer(info, 7);
+  Require(env, batch >= 0 && heads >= 0 && length >= 0 && width >= 0 && width % 2 == 0, "rope", "bad shape");
+  const int64_t size = batch * heads * length * width, tableSize = batch * length * width;
+  Require(env, static_cast<int64_t>(xLength) >= size && static_cast<int64_t>(outLength) >= size, "rope",
+          "x or out too small");
+  Require(env, static_cast<int64_t>(cosLength) >= tableSize && static_cast<int64_t>(sinLength) >= tableSize, "rope",
+          "tables too small");
+  rlhfjs::Rope(x, cos, sin, out, batch, heads, length, width, info[8].ToBoolean());
+  return env.Undefined();
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
@@ -289,6 +466,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copy2d", Napi::Function::New(env, Copy2d));
   exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("select", Napi::Function::New(env, Select));
+  exports.Set("targetLogProbs", Napi::Function::New(env, TargetLogProbs));
+  exports.Set("targetLogProbsGrad", Napi::Function::New(env, TargetLogProbsGrad));
+  exports.Set("fusedElementwise", Napi::Function::New(env, FusedElementwise));
+  exports.Set("adamW", Napi::Function::New(env, AdamW));
+  exports.Set("norm", Napi::Function::New(env, Norm));
+  exports.Set("normGrad", Napi::Function::New(env, NormGrad));
+  exports.Set("rope", Napi::Function::New(env, Rope));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

@@ -106,6 +106,25 @@ void BiasActivation(float* c, int64_t rows, int n, const float* bias, int activa
   }
 }
 
+// Elements per thread below which the work is not split (a thread start costs about as much as ~30k flops).
+static constexpr int64_t kElementsPerThread = 1 << 15;
+
+template <typename F>
+static inline void InnerRow(F f, const float* ap, int64_t aInner, const float* bp, int64_t bInner, float* op,
+                            int64_t begin, int64_t end) {
+  if (aInner == 1 && bInner == 1) {
+    for (int64_t i = begin; i < end; ++i) op[i] = f(ap[i], bp[i]);
+  } else if (aInner == 1 && bInner == 0) {
+    const float bv = bp[0];
+    for (int64_t i = begin; i < end; ++i) op[i] = f(ap[i], bv);
+  } else if (aInner == 0 && bInner == 1) {
+    const float av = ap[0];
+    for (int64_t i = begin; i < end; ++i) op[i] = f(av, bp[i]);
+  } else {
+    for (int64_t i = begin; i < end; ++i) op[i] = f(ap[i * aInner], bp[i * bInner]);
+  }
+}
+
 template <typename F>
 static void BinaryLoop(F f, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides,
                        float* out, const int64_t* outShape, int rank) {
@@ -120,36 +139,56 @@ static void BinaryLoop(F f, const float* a, const int64_t* aStrides, const float
   const int64_t aInner = aStrides[rank - 1];
   const int64_t bInner = bStrides[rank - 1];
   const int64_t outer = total / inner;
-  int64_t counter[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t aBase = 0;
-  int64_t bBase = 0;
-  for (int64_t o = 0; o < outer; ++o) {
-    const float* ap = a + aBase;
-    const float* bp = b + bBase;
-    float* op = out + o * inner;
-    if (aInner == 1 && bInner == 1) {
-      for (int64_t i = 0; i < inner; ++i) op[i] = f(ap[i], bp[i]);
-    } else if (aInner == 1 && bInner == 0) {
-      const float bv = bp[0];
-      for (int64_t i = 0; i < inner; ++i) op[i] = f(ap[i], bv);
-    } else if (aInner == 0 && bInner == 1) {
-      const float av = ap[0];
-      for (int64_t i = 0; i < inner; ++i) op[i] = f(av, bp[i]);
-    } else {
-      for (int64_t i = 0; i < inner; ++i) op[i] = f(ap[i * aInner], bp[i * bInner]);
-    }
-    // Advance the multi-index over the outer dims (all but the last).
-    for (int d = rank - 2; d >= 0; --d) {
-      if (++counter[d] < outShape[d]) {
-        aBase += aStrides[d];
-        bBase += bStrides[d];
-        break;
+  if (outer < 2 * WorkerThreads()) {
+    // Few long rows: split each row's elements.
+    int64_t counter[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t aBase = 0, bBase = 0;
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* ap = a + aBase;
+      const float* bp = b + bBase;
+      float* op = out + o * inner;
+      ParallelFor(inner, kElementsPerThread, [&](int64_t begin, int64_t end) {
+        InnerRow(f, ap, aInner, bp, bInner, op, begin, end);
+      });
+      for (int d = rank - 2; d >= 0; --d) {
+        if (++counter[d] < outShape[d]) {
+          aBase += aStrides[d];
+          bBase += bStrides[d];
+          break;
+        }
+        aBase -= aStrides[d] * (outShape[d] - 1);
+        bBase -= bStrides[d] * (outShape[d] - 1);
+        counter[d] = 0;
       }
-      aBase -= aStrides[d] * (outShape[d] - 1);
-      bBase -= bStrides[d] * (outShape[d] - 1);
-      counter[d] = 0;
     }
+    return;
   }
+  ParallelFor(outer, std::max<int64_t>(1, kElementsPerThread / std::max<int64_t>(inner, 1)),
+              [&](int64_t oBegin, int64_t oEnd) {
+    // Multi-index of row oBegin over the outer dims (all but the last), and the input offsets it maps to.
+    int64_t counter[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t aBase = 0, bBase = 0;
+    int64_t rest = oBegin;
+    for (int d = rank - 2; d >= 0; --d) {
+      counter[d] = rest % outShape[d];
+      rest /= outShape[d];
+      aBase += counter[d] * aStrides[d];
+      bBase += counter[d] * bStrides[d];
+    }
+    for (int64_t o = oBegin; o < oEnd; ++o) {
+      InnerRow(f, a + aBase, aInner, b + bBase, bInner, out + o * inner, 0, inner);
+      for (int d = rank - 2; d >= 0; --d) {
+        if (++counter[d] < outShape[d]) {
+          aBase += aStrides[d];
+          bBase += bStrides[d];
+          break;
+        }
+        aBase -= aStrides[d] * (outShape[d] - 1);
+        bBase -= bStrides[d] * (outShape[d] - 1);
+        counter[d] = 0;
+      }
+    }
+  });
 }
 
 void Binary(int op, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides, float* out,
@@ -197,7 +236,9 @@ static inline float FastTanh(float x) {
 
 template <typename F>
 static void UnaryLoop(F f, const float* x, float* out, int64_t size) {
-  for (int64_t i = 0; i < size; ++i) out[i] = f(x[i]);
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = f(x[i]);
+  });
 }
 
 void Unary(int op, const float* x, float* out, int64_t size, float alpha) {
@@ -219,57 +260,129 @@ void Unary(int op, const float* x, float* out, int64_t size, float alpha) {
   }
 }
 
-void Reduce(int op, const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner) {
+// GPT-2's gelu_new and its derivative; tanh through FastTanh as the Tanh kernel.
+static constexpr float kSqrt2OverPi = 0.7978845608028654f;
+static constexpr float kGeluCubic = 0.044715f;
+
+void GeluNew(const float* x, float* out, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float v = x[i];
+      out[i] = 0.5f * v * (1.0f + FastTanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+    }
+  });
+}
+
+void GeluNewGrad(const float* x, const float* dy, float* dx, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float v = x[i];
+      const float square = v * v;
+      const float t = FastTanh(kSqrt2OverPi * v * (1.0f + kGeluCubic * square));
+      const float slope = (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * square);
+      dx[i] = dy[i] * 0.5f * (1.0f + t + v * slope);
+    }
+  });
+}
+
+void SiluMul(const float* gate, const float* up, float* out, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gate[i];
+      out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+  });
+}
+
+void SiluMulGrad(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, int64_t size) {
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gate[i];
+      const float sigma = 1.0f / (1.0f + std::exp(-g));
+      dGate[i] = dy[i] * up[i] * sigma * (1.0f + g * (1.0f - sigma));
+      dUp[i] = dy[i] * g * sigma;
+    }
+  });
+}
+
+// Reduces block o of x [outer, reduce, inner] over its middle axis for the inner positions [iBegin, iEnd).
+static void ReduceBlock(int op, const float* x, float* out, int64_t o, int64_t reduce, int64_t inner, int64_t iBegin,
+                        int64_t iEnd, std::vector<double>& accumulator) {
   const bool isSum = op == kSum || op == kMean;
-  std::vector<double> accumulator(static_cast<size_t>(inner));
-  for (int64_t o = 0; o < outer; ++o) {
-    const float* block = x + o * reduce * inner;
-    float* result = out + o * inner;
-    if (reduce == 0) {
-      for (int64_t i = 0; i < inner; ++i) result[i] = isSum ? 0.0f : (op == kMax ? -INFINITY : INFINITY);
-      if (op == kMean) for (int64_t i = 0; i < inner; ++i) result[i] = NAN;
-      continue;
+  const float* block = x + o * reduce * inner;
+  float* result = out + o * inner;
+  if (reduce == 0) {
+    for (int64_t i = iBegin; i < iEnd; ++i) {
+      result[i] = op == kMean ? NAN : (isSum ? 0.0f : (op == kMax ? -INFINITY : INFINITY));
     }
-    if (inner == 1) {
-      if (isSum) {
-        double s = 0.0;
-        for (int64_t r = 0; r < reduce; ++r) s += block[r];
-        result[0] = static_cast<float>(op == kMean ? s / static_cast<double>(reduce) : s);
-      } else {
-        float best = block[0];
-        for (int64_t r = 1; r < reduce; ++r) {
-          const float v = block[r];
-          if (std::isnan(v) || std::isnan(best)) best = NAN;
-          else if (op == kMax ? v > best : v < best) best = v;
-        }
-        result[0] = best;
-      }
-      continue;
-    }
+    return;
+  }
+  if (inner == 1) {
     if (isSum) {
-      for (int64_t i = 0; i < inner; ++i) accumulator[i] = block[i];
-      for (int64_t r = 1; r < reduce; ++r) {
-        const float* row = block + r * inner;
-        for (int64_t i = 0; i < inner; ++i) accumulator[i] += row[i];
-      }
-      const double scale = op == kMean ? 1.0 / static_cast<double>(reduce) : 1.0;
-      for (int64_t i = 0; i < inner; ++i) result[i] = static_cast<float>(accumulator[i] * scale);
+      double s = 0.0;
+      for (int64_t r = 0; r < reduce; ++r) s += block[r];
+      result[0] = static_cast<float>(op == kMean ? s / static_cast<double>(reduce) : s);
     } else {
-      for (int64_t i = 0; i < inner; ++i) result[i] = block[i];
+      float best = block[0];
       for (int64_t r = 1; r < reduce; ++r) {
-        const float* row = block + r * inner;
-        for (int64_t i = 0; i < inner; ++i) {
-          const float v = row[i];
-          if (std::isnan(v) || std::isnan(result[i])) result[i] = NAN;
-          else if (op == kMax ? v > result[i] : v < result[i]) result[i] = v;
-        }
+        const float v = block[r];
+        if (std::isnan(v) || std::isnan(best)) best = NAN;
+        else if (op == kMax ? v > best : v < best) best = v;
+      }
+      result[0] = best;
+    }
+    return;
+  }
+  if (isSum) {
+    accumulator.resize(static_cast<size_t>(inner));
+    for (int64_t i = iBegin; i < iEnd; ++i) accumulator[i] = block[i];
+    for (int64_t r = 1; r < reduce; ++r) {
+      const float* row = block + r * inner;
+      for (int64_t i = iBegin; i < iEnd; ++i) accumulator[i] += row[i];
+    }
+    const double scale = op == kMean ? 1.0 / static_cast<double>(reduce) : 1.0;
+    for (int64_t i = iBegin; i < iEnd; ++i) result[i] = static_cast<float>(accumulator[i] * scale);
+  } else {
+    for (int64_t i = iBegin; i < iEnd; ++i) result[i] = block[i];
+    for (int64_t r = 1; r < reduce; ++r) {
+      const float* row = block + r * inner;
+      for (int64_t i = iBegin; i < iEnd; ++i) {
+        const float v = row[i];
+        if (std::isnan(v) || std::isnan(result[i])) result[i] = NAN;
+        else if (op == kMax ? v > result[i] : v < result[i]) result[i] = v;
       }
     }
   }
 }
 
+void Reduce(int op, const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner) {
+  const int64_t blockWork = std::max<int64_t>(1, reduce * inner);
+  if (outer >= 2 * WorkerThreads()) {
+    ParallelFor(outer, std::max<int64_t>(1, kElementsPerThread / blockWork), [&](int64_t begin, int64_t end) {
+      std::vector<double> accumulator;
+      for (int64_t o = begin; o < end; ++o) ReduceBlock(op, x, out, o, reduce, inner, 0, inner, accumulator);
+    });
+    return;
+  }
+  // Few blocks (e.g. a bias gradient: a sum over all rows): split the inner positions instead.
+  for (int64_t o = 0; o < outer; ++o) {
+    if (inner == 1) {
+      std::vector<double> accumulator;
+      ReduceBlock(op, x, out, o, reduce, inner, 0, inner, accumulator);
+      continue;
+    }
+    ParallelFor(inner, std::max<int64_t>(16, kElementsPerThread / std::max<int64_t>(reduce, 1)),
+                [&](int64_t begin, int64_t end) {
+      std::vector<double> accumulator;
+      ReduceBlock(op, x, out, o, reduce, inner, begin, end, accumulator);
+    });
+  }
+}
+
 void Softmax(const float* x, float* out, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) {
+  ParallelFor(rows, std::max<int64_t>(1, kElementsPerThread / std::max<int64_t>(cols, 1)), [&](int64_t begin,
+                                                                                               int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
     const float* row = x + r * cols;
     float* result = out + r * cols;
     float maximum = -INFINITY;
@@ -283,6 +396,7 @@ void Softmax(const float* x, float* out, int64_t rows, int64_t cols) {
     const float total = static_cast<float>(sum);
     for (int64_t j = 0; j < cols; ++j) result[j] = result[j] / total;
   }
+  });
 }
 
 void Transpose(const float* x, float* out, const int64_t* xShape, const int32_t* perm, int rank) {

@@ -1,6 +1,7 @@
 // Plain C++ kernels over raw float buffers; addon.cc binds them to N-API. No tfjs or N-API types here.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace rlhfjs {
 
@@ -52,5 +53,51 @@ void Slice(const float* x, float* out, const int64_t* xShape, const int64_t* beg
 
 // out = condition ? a : b, all of one size.
 void Select(const uint8_t* condition, const float* a, const float* b, float* out, int64_t size);
+
+// Threads the elementwise and row kernels may use: OpenBLAS's own count (OPENBLAS_NUM_THREADS or the cores).
+int WorkerThreads();
+// Splits [0, count) into at most WorkerThreads() ranges of at least minimumPerThread and runs body on each.
+void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<void(int64_t, int64_t)>& body);
+
+// Fused target log-probs of logits [rows, vocab]: out[r] = x[r, t]/τ − logSumExp[r] with logSumExp[r] =
+// log Σ_j exp(x[r, j]/τ); out[r] = 0 where targets[r] < 0. Targets must be < vocab (the binding checks).
+void TargetLogProbs(const float* logits, const int32_t* targets, float* out, float* logSumExp, int64_t rows,
+                    int64_t vocab, float temperature);
+// Its gradient: dLogits[r, j] = dy[r]/τ · (1[j = t_r] − exp(x[r, j]/τ − logSumExp[r])); 0 on rows with t_r < 0.
+void TargetLogProbsGrad(const float* logits, const int32_t* targets, const float* logSumExp, const float* dy,
+                        float* dLogits, int64_t rows, int64_t vocab, float temperature);
+
+// Fused activations of core's custom ops (all arrays of `size` elements).
+void GeluNew(const float* x, float* out, int64_t size);
+void GeluNewGrad(const float* x, const float* dy, float* dx, int64_t size);
+void SiluMul(const float* gate, const float* up, float* out, int64_t size);
+void SiluMulGrad(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, int64_t size);
+
+// One AdamW update (decoupled weight decay, torch.optim.AdamW) of a parameter and its moments, as float32 ops in
+// the order of core's portable AdamW. Each output may be its own input (paramOut = param, mOut = m, vOut = v: the
+// update in place); element i is read before it is written.
+struct AdamWCoefficients {
+  bool decays;
+  float decayFactor;  // 1 - lr * weightDecay
+  float beta1, oneMinusBeta1, beta2, oneMinusBeta2;
+  float biasCorrection2Sqrt;
+  float epsilon;
+  float stepSize;  // lr / (1 - beta1^step)
+};
+void AdamWUpdate(const float* param, const float* grad, const float* m, const float* v, float* paramOut, float* mOut,
+                 float* vOut, int64_t size, const AdamWCoefficients& coefficients);
+
+// LayerNorm (bias != nullptr or not: rms = false) or RMSNorm (rms = true, mean 0) of x [rows, width] over its
+// rows: y = (x − μ)·rstd·weight (+ bias); mean[rows] and rstd[rows] are kept for the gradient.
+void Norm(const float* x, const float* weight, const float* bias, float* y, float* mean, float* rstd, int64_t rows,
+          int64_t width, float epsilon, bool rms);
+// Its gradient: dx [rows, width], dWeight [width] = Σ dy·x̂, dBias [width] = Σ dy.
+void NormGrad(const float* x, const float* weight, const float* mean, const float* rstd, const float* dy, float* dx,
+              float* dWeight, float* dBias, int64_t rows, int64_t width, bool rms);
+
+// Rotary embedding of x [batch, heads, length, width] with tables cos/sin [batch, 1, length, width]: y = x·cos +
+// rotate_half(x)·sin, or its transpose (inverse = true), which maps dy to dx.
+void Rope(const float* x, const float* cos, const float* sin, float* out, int64_t batch, int64_t heads, int64_t length,
+          int64_t width, bool inverse);
 
 }  // namespace rlhfjs

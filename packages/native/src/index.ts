@@ -6,5 +6,7 @@ registerNativeBackend();
 
 export { isNativeAvailable, nativeInfo } from './binding/native_addon';
 export type { NativeInfo } from './binding/native_addon';
+export { chooseOpenBlasCoreType } from './binding/openblas_core_type';
+export type { OpenBlasCoreTypeSource } from './binding/openblas_core_type';
 export { registerNativeBackend, nativeBackendName, nativeKernelNames } from './backend/register_native_backend';
 export { NativeBackend } from './backend/native_backend';

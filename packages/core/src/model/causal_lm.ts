@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors/errors';
 import { embeddingLookup } from '../ops/embedding';
-import { matMul2d } from '../ops/mat_mul';
+import { matMul2dTransposedB } from '../ops/mat_mul';
 import { tidyObject } from '../ops/tidy_object';
 import { attentionBias } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
@@ -186,7 +186,7 @@ export class CausalLM implements ParameterSource {
       const [batch, length, width] = hidden.shape;
       const flat = tf.reshape(hidden, [batch * length, width]) as tf.Tensor2D; // [B·T, D]
       const logits = this.config.tieWordEmbeddings
-        ? matMul2d(flat, tf.transpose(this.tensor(embeddingName(this.config))) as tf.Tensor2D) // [B·T, D] @ [D, V]
+        ? matMul2dTransposedB(flat, this.tensor(embeddingName(this.config)) as tf.Tensor2D) // [B·T, D] @ [V, D]ᵀ, no copied transpose
         : this.linear('lm_head').forward(flat);
       return tf.reshape(logits, [batch, length, this.config.vocabSize]) as tf.Tensor3D; // [B, T, V]
     });

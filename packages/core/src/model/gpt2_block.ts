@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { geluNew } from './activations';
+import { geluNew } from '../ops/fused_activations';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
 import { appendKeyValue } from './kv_cache';

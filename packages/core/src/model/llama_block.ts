@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { silu } from './activations';
+import { siluMul } from '../ops/fused_activations';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
 import { ShapeError } from '../errors/errors';
@@ -34,9 +34,9 @@ export function llamaBlock(source: ParameterSource, layer: number, x: tf.Tensor3
     const attended = scaledDotProductAttention(query, key, value, context.bias); // [B, H, T, d], GQA without repeats
     const afterAttention = tf.add(x, applyLinear(source.linear(`${prefix}.self_attn.o_proj`), mergeHeads(attended))); // [B, T, D]
     const normed2 = rmsNorm(afterAttention, source.tensor(`${prefix}.post_attention_layernorm.weight`), normEpsilon);
-    const gate = silu(applyLinear(source.linear(`${prefix}.mlp.gate_proj`), normed2)); // [B, T, I]
+    const gate = applyLinear(source.linear(`${prefix}.mlp.gate_proj`), normed2); // [B, T, I]
     const up = applyLinear(source.linear(`${prefix}.mlp.up_proj`), normed2); // [B, T, I]
-    const hidden = tf.add(afterAttention, applyLinear(source.linear(`${prefix}.mlp.down_proj`), tf.mul(gate, up))) as tf.Tensor3D;
+    const hidden = tf.add(afterAttention, applyLinear(source.linear(`${prefix}.mlp.down_proj`), siluMul(gate, up))) as tf.Tensor3D; // SiLU(gate)·up fused
     return { hidden, key, value };
   });
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { backendCapabilities } from '../backend/capabilities';
 import { customOp } from './custom_op';
+import { isFrozenWeight } from './mat_mul';
 
 /**
  * Rows of `table` [V, D] for integer `ids` [N] → [N, D]. The gradient is a scatter-add into [V, D]: through
@@ -8,6 +9,8 @@ import { customOp } from './custom_op';
  * every segment and wasm has none; a host loop over N·D values is far cheaper than either).
  */
 export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  // A frozen table (LoRA base, reference model) needs no [V, D] scatter-add gradient.
+  if (isFrozenWeight(table)) return tf.gather(table, ids) as tf.Tensor2D; // [N, D]
   const lookup = customOp(([weights, indices], save) => {
     save([indices as tf.Tensor]);
     const [vocabSize, width] = (weights as tf.Tensor).shape as [number, number];

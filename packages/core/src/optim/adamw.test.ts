@@ -331,3 +331,58 @@ describe('resolveAdamWConfig', () => {
     params.forEach((variable) => variable.dispose());
   });
 });
+
+/** Whether the optional native addon is built (required by a computed name: core does not depend on native). */
+function nativeBuilt(): boolean {
+  try {
+    const native = require(['@rlhfjs', 'native'].join('/')) as { isNativeAvailable(): boolean };
+    return native.isNativeAvailable();
+  } catch {
+    return false;
+  }
+}
+
+describe('AdamW with a backend kernel (@rlhfjs/native)', () => {
+  (nativeBuilt() || process.env['CI'] ? it : it.skip)('gives the portable update over three steps, decayed and not, without leaks', async () => {
+    const run = async (backend: string): Promise<Float32Array[]> => {
+      await tf.setBackend(backend);
+      const sizes = [70001, 33]; // a matrix-sized parameter (split over threads) and a bias
+      const params = new Map(sizes.map((size, i) => [i === 0 ? 'layer.weight' : 'layer.bias',
+        tf.variable(tf.tensor1d(Float32Array.from({ length: size }, (_, j) => Math.sin(j * 0.37 + i))))]));
+      const optimizer = new AdamW({ weightDecay: 0.1, eps: 1e-8 });
+      const before = tf.memory().numTensors;
+      for (let step = 0; step < 3; step++) {
+        const grads: tf.NamedTensorMap = {};
+        for (const [name, variable] of params) {
+          grads[name] = tf.tensor1d(Float32Array.from({ length: variable.size }, (_, j) => Math.cos(j * 0.11 + step) * (j % 3)));
+        }
+        const kernels = (await tf.profile(() => optimizer.step(params, grads, 1e-2 * (step + 1)))).kernelNames;
+        // the first step assigns new buffers; from then on the backend owns them and updates them in place
+        expect(kernels.includes(step === 0 ? 'RlhfjsAdamW' : 'RlhfjsAdamWInPlace')).toBe(backend === 'native');
+        if (backend === 'native' && step > 0) expect(kernels.includes('RlhfjsAdamW')).toBe(false);
+        tf.dispose(Object.values(grads));
+        if (step === 0) expect(tf.memory().numTensors).toBe(before + 2 * params.size); // m and v per parameter
+      }
+      expect(tf.memory().numTensors).toBe(before + 2 * params.size);
+      const values = [...params.values()].map((variable) => variable.dataSync().slice() as Float32Array);
+      const state = optimizer.stateDict();
+      values.push(...[...state.tensors.values()].map((tensor) => Float32Array.from(tensor.data)));
+      optimizer.dispose();
+      params.forEach((variable) => variable.dispose());
+      return values;
+    };
+    try {
+      const native = await run('native');
+      const cpu = await run('cpu');
+      expect(native.length).toBe(cpu.length);
+      native.forEach((values, i) => {
+        const expected = cpu[i] as Float32Array;
+        let worst = 0;
+        values.forEach((value, j) => { worst = Math.max(worst, Math.abs(value - (expected[j] as number))); });
+        expect(worst).toBeLessThan(1e-6);
+      });
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+});

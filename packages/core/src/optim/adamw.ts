@@ -108,6 +108,15 @@ function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/**
+ * A backend may register these kernels to run one parameter's update in one pass (@rlhfjs/native does). Inputs
+ * { param, grad, m, v }, attrs { decays, decayFactor, beta1, beta2, biasCorrection2Sqrt, epsilon, stepSize }.
+ * `RlhfjsAdamW` returns [param', m', v']; `RlhfjsAdamWInPlace` updates the three buffers in place when the backend
+ * owns them exclusively and returns a scalar 1, or changes nothing and returns 0.
+ */
+export const adamWKernelName = 'RlhfjsAdamW';
+export const adamWInPlaceKernelName = 'RlhfjsAdamWInPlace';
+
 const EXP_AVG = '.exp_avg';
 const EXP_AVG_SQ = '.exp_avg_sq';
 const STEP = '.step';
@@ -169,6 +178,8 @@ export class AdamW {
 
     const [beta1, beta2] = this.config.betas;
     const { eps, weightDecay } = this.config;
+    const fused = tf.getKernel(adamWKernelName, tf.getBackend()) !== undefined;
+    const inPlace = fused && tf.getKernel(adamWInPlaceKernelName, tf.getBackend()) !== undefined;
     for (const [name, param, grad] of updates) {
       const state = this.stateFor(name, param);
       state.step += 1;
@@ -176,6 +187,26 @@ export class AdamW {
       const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** state.step);
       const stepSize = learningRate / biasCorrection1;
       const decays = weightDecay > 0 && !this.config.noDecay(name, param.shape);
+      if (fused && param.dtype === 'float32' && grad.dtype === 'float32') {
+        // One kernel reads p, g, m, v once and writes the three results (the same float32 ops as below): in place
+        // when the backend owns the buffers, else into new ones that are assigned.
+        const inputs = { param, grad, m: state.exponentialAverage, v: state.exponentialAverageSquared };
+        const attributes = {
+          decays, decayFactor: 1 - learningRate * weightDecay, beta1, beta2, biasCorrection2Sqrt, epsilon: eps, stepSize,
+        };
+        if (inPlace) {
+          const done = tf.engine().runKernel(adamWInPlaceKernelName, inputs, attributes) as tf.Tensor;
+          const updatedInPlace = done.dataSync()[0] === 1;
+          done.dispose();
+          if (updatedInPlace) continue;
+        }
+        const [updated, m, v] = tf.engine().runKernel(adamWKernelName, inputs, attributes) as tf.Tensor[];
+        state.exponentialAverage.assign(m as tf.Tensor);
+        state.exponentialAverageSquared.assign(v as tf.Tensor);
+        param.assign(updated as tf.Tensor);
+        tf.dispose([updated as tf.Tensor, m as tf.Tensor, v as tf.Tensor]);
+        continue;
+      }
       tf.tidy(() => {
         const decayed = decays ? tf.mul(param, 1 - learningRate * weightDecay) : param;
         const m = tf.add(tf.mul(state.exponentialAverage, beta1), tf.mul(grad, 1 - beta1));

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { loadCausalLM } from '../model/model_factory';
+import { ShapeError } from '../errors/errors';
 import { sequenceLogProbs, tokenLogProbsFromLogits } from './sequence_log_probs';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'test', 'fixtures', 'models');
@@ -48,6 +49,14 @@ describe('sequenceLogProbs', () => {
     expect(logProbs[1]).toBeCloseTo(-Math.log(3), 6);
     const hot = tokenLogProbsFromLogits(logits, ids, 2).arraySync()[0] as number[];
     expect(hot[0]).toBeCloseTo(1.5 - Math.log(Math.exp(0.5) + Math.exp(1) + Math.exp(1.5)), 6);
+    tf.dispose([logits, ids]);
+  });
+
+  it('names the position of a token id outside the vocabulary instead of scoring it silently', () => {
+    const logits = tf.zeros([1, 3, 4]) as tf.Tensor3D;
+    const ids = tf.tensor2d([[0, 2, 4]], [1, 3], 'int32');
+    expect(() => tokenLogProbsFromLogits(logits, ids)).toThrow(ShapeError);
+    expect(() => tokenLogProbsFromLogits(logits, ids)).toThrow(/inputIds\[0\]\[2\] = 4.*\[0, 4\)/);
     tf.dispose([logits, ids]);
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors/errors';
 import type { CausalLM } from '../model/causal_lm';
+import { targetLogProbs } from '../ops/target_log_probs';
 
 export interface SequenceLogProbsOptions {
   /** Logits are divided by this before the log-softmax (default 1), as TRL does when scoring sampled text. */
@@ -12,8 +13,9 @@ export interface SequenceLogProbsOptions {
 
 /**
  * log p(x_{t+1} | x_{≤t}) of each next token from logits [B, T, V] and token ids [B, T] → [B, T−1], computed as
- * logit[target] − logsumexp(logits) (numerically stable). Padding is not masked here: callers multiply by the
- * shifted attention or loss mask.
+ * logit[target] − logsumexp(logits) (numerically stable) by the fused `targetLogProbs` op: no one-hot, no shifted
+ * or scaled copy of the logits, and a backward that writes one [B, T, V] gradient. Padding is not masked here:
+ * callers multiply by the shifted attention or loss mask.
  */
 export function tokenLogProbsFromLogits(logits: tf.Tensor3D, inputIds: tf.Tensor2D, temperature = 1): tf.Tensor2D {
   return tf.tidy(() => {
@@ -21,11 +23,26 @@ export function tokenLogProbsFromLogits(logits: tf.Tensor3D, inputIds: tf.Tensor
     if (inputIds.shape[0] !== batch || inputIds.shape[1] !== length) {
       throw new ShapeError(`tokenLogProbsFromLogits: logits are [${logits.shape}] but inputIds are [${inputIds.shape}]`);
     }
-    const scaled = temperature === 1 ? logits : tf.div(logits, temperature);
-    const predicting = tf.slice(scaled, [0, 0, 0], [batch, length - 1, vocab]); // [B, T−1, V]
-    const targets = tf.slice(inputIds, [0, 1], [batch, length - 1]); // [B, T−1]
-    const targetLogits = tf.sum(tf.mul(predicting, tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1); // [B, T−1]
-    return tf.sub(targetLogits, tf.logSumExp(predicting, -1)) as tf.Tensor2D; // [B, T−1]
+    if (length < 1) throw new ShapeError(`tokenLogProbsFromLogits: logits are [${logits.shape}]; at least one position is needed`);
+    // Row (b, t) predicts token t + 1; the last position of each row predicts nothing (−1: skipped, gradient 0).
+    const ids = inputIds.dataSync();
+    const targets = new Int32Array(batch * length);
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t < length; t++) {
+        if (t + 1 === length) {
+          targets[b * length + t] = -1;
+          continue;
+        }
+        const id = ids[b * length + t + 1] as number;
+        if (!(Number.isInteger(id) && id >= 0 && id < vocab)) {
+          throw new ShapeError(`tokenLogProbsFromLogits: inputIds[${b}][${t + 1}] = ${id} is outside the vocabulary [0, ${vocab}) of logits [${logits.shape}]`);
+        }
+        targets[b * length + t] = id;
+      }
+    }
+    const flat = tf.reshape(logits, [batch * length, vocab]) as tf.Tensor2D; // [B·T, V]
+    const perPosition = tf.reshape(targetLogProbs(flat, targets, temperature), [batch, length]); // [B, T]
+    return tf.slice(perPosition, [0, 0], [batch, length - 1]) as tf.Tensor2D; // [B, T−1]
   });
 }
 

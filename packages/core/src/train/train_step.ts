@@ -3,6 +3,7 @@ import { TrainingError } from '../errors/errors';
 import type { AdamW } from '../optim/adamw';
 import { GradientAccumulator } from '../optim/gradient_accumulator';
 import { clipGradNorm } from './clip_grad_norm';
+import { variableGradsReleasing } from './releasing_grads';
 import { IdentityReducer, type GradientReducer } from './reducer';
 
 /** One micro-batch's loss (already normalised by `aggregateLoss`) and metrics to log. */
@@ -56,7 +57,7 @@ export async function trainStep(options: TrainStepOptions): Promise<TrainStepMet
   try {
     for (const lossFn of options.lossFns) {
       let metricTensors: Record<string, tf.Scalar | number> = {};
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = variableGradsReleasing(() => {
         const result = lossFn();
         metricTensors = result.metrics ?? {};
         for (const metric of Object.values(metricTensors)) if (typeof metric !== 'number') tf.keep(metric);

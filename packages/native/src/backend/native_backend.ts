@@ -35,8 +35,8 @@ export class NativeBackend extends MathBackendCPU {
 
   /** A float32 output buffer of `length` elements with arbitrary contents; kernels must write all of it. */
   allocate(length: number): Float32Array {
-    if (length < minimumPooledLength) return new Float32Array(length);
-    const buffer = this.pool.take(length);
+    // Small buffers are not pooled, but are marked as owned too (so kernels may update them in place).
+    const buffer = length < minimumPooledLength ? new Float32Array(length) : this.pool.take(length);
     this.recyclable.add(buffer.buffer);
     return buffer;
   }
@@ -47,6 +47,21 @@ export class NativeBackend extends MathBackendCPU {
     const info = super.makeTensorInfo(shape, 'float32', values);
     if (wasRecyclable) this.recyclable.add(values.buffer);
     return info;
+  }
+
+  /**
+   * The float32 buffer of `dataId` when nothing but this one tensor/variable can observe it (one reference, never
+   * read by the user, not a view): a kernel may then update it in place. Null otherwise.
+   */
+  exclusiveBuffer(dataId: DataId): Float32Array | null {
+    if (!this.data.has(dataId)) return null;
+    const entry = this.data.get(dataId);
+    const values = entry.values;
+    if (entry.refCount !== 1 || !(values instanceof Float32Array) || !this.recyclable.has(values.buffer) ||
+      values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) {
+      return null;
+    }
+    return values;
   }
 
   private escape(values: unknown): void {

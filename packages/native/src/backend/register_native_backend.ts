@@ -8,6 +8,7 @@ import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
 import { registerAttentionKernels } from '../kernels/attention_kernels';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
 import { registerKVCacheKernels } from '../kernels/kv_cache_kernels';
+import { fusedKernels } from '../kernels/fused_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
 import { batchMatMulKernel, fusedMatMulKernel } from '../kernels/matmul_kernels';
 import { reductionKernels } from '../kernels/reduction_kernels';
@@ -21,6 +22,7 @@ const nativeBackendPriority = 0;
 /** Names of the kernels implemented in C++ (all other kernels are the cpu backend's). */
 export const nativeKernelNames: readonly string[] = [
   batchMatMulKernel, fusedMatMulKernel, ...elementwiseKernels, ...reductionKernels, ...layoutKernels,
+  ...fusedKernels,
 ].map((kernel) => kernel.kernelName);
 
 function overrideKernel(kernel: NativeKernel): void {
@@ -58,5 +60,12 @@ export function registerNativeBackend(): boolean {
   }
   registerKVCacheKernels(nativeBackendName);
   registerAttentionKernels(nativeBackendName);
+  for (const kernel of fusedKernels) {
+    tf.registerKernel({
+      kernelName: kernel.kernelName,
+      backendName: nativeBackendName,
+      kernelFunc: (args) => kernel.run(args as unknown as NativeKernelArgs),
+    });
+  }
   return true;
 }

@@ -1,6 +1,8 @@
 // Loads the compiled OpenBLAS addon (packages/native/build/Release/rlhfjs_native.node) once, if it was built.
 import * as path from 'path';
 
+import { selectOpenBlasCoreType, type OpenBlasCoreTypeSource } from './openblas_core_type';
+
 /** The functions of the C++ addon (native/addon.cc); each validates buffer lengths and throws on misuse. */
 export interface NativeAddon {
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
@@ -21,6 +23,23 @@ export interface NativeAddon {
     dstStride: number, rows: number, rowLength: number): void;
   slice(x: Float32Array, out: Float32Array, xShape: Float64Array, begin: Float64Array, size: Float64Array): void;
   select(condition: Uint8Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  targetLogProbs(logits: Float32Array, targets: Int32Array, out: Float32Array, logSumExp: Float32Array, rows: number,
+    vocab: number, temperature: number): void;
+  targetLogProbsGrad(logits: Float32Array, targets: Int32Array, logSumExp: Float32Array, dy: Float32Array,
+    dLogits: Float32Array, rows: number, vocab: number, temperature: number): void;
+  /** Fused activations: 'geluNew' [x]→[y], 'geluNewGrad' [x, dy]→[dx], 'siluMul' [gate, up]→[y],
+   * 'siluMulGrad' [gate, up, dy]→[dGate, dUp]; every array of one length. */
+  fusedElementwise(name: string, inputs: Float32Array[], outputs: Float32Array[]): void;
+  /** One AdamW update into new buffers; coefficients: [decays (0/1), 1 − lr·wd, β1, 1 − β1, β2, 1 − β2,
+   * √(1 − β2^t), eps, lr / (1 − β1^t)]. */
+  adamW(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, paramOut: Float32Array,
+    mOut: Float32Array, vOut: Float32Array, coefficients: Float64Array): void;
+  norm(x: Float32Array, weight: Float32Array, bias: Float32Array | null, y: Float32Array, mean: Float32Array,
+    rstd: Float32Array, rows: number, width: number, epsilon: number, rms: boolean): void;
+  normGrad(x: Float32Array, weight: Float32Array, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
+    dx: Float32Array, dWeight: Float32Array, dBias: Float32Array, rows: number, width: number, rms: boolean): void;
+  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, batch: number, heads: number,
+    length: number, width: number, inverse: boolean): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 
@@ -31,6 +50,8 @@ export interface NativeInfo {
   readonly openblasConfig: string | null;
   /** The CPU kernel family OpenBLAS picked, e.g. "Haswell". */
   readonly openblasCore: string | null;
+  /** Whether the kernel family came from OPENBLAS_CORETYPE as the user set it, from the CPU's features, or OpenBLAS. */
+  readonly openblasCoreSource: OpenBlasCoreTypeSource | null;
   /** OpenBLAS worker threads (follows OPENBLAS_NUM_THREADS when set). */
   readonly threads: number | null;
   readonly addonPath: string;
@@ -41,14 +62,22 @@ export interface NativeInfo {
 /** build/ sits two levels above both src/binding/ and dist/binding/. */
 export const addonPath = path.resolve(__dirname, '..', '..', 'build', 'Release', 'rlhfjs_native.node');
 
-let loaded: { addon: NativeAddon | null; error: string | null } | null = null;
+interface Loaded {
+  addon: NativeAddon | null;
+  error: string | null;
+  coreSource: OpenBlasCoreTypeSource | null;
+}
 
-function load(): { addon: NativeAddon | null; error: string | null } {
+let loaded: Loaded | null = null;
+
+function load(): Loaded {
   if (loaded === null) {
+    // Before the addon loads OpenBLAS: it reads OPENBLAS_CORETYPE only then.
+    const coreSource = selectOpenBlasCoreType();
     try {
-      loaded = { addon: require(addonPath) as NativeAddon, error: null };
+      loaded = { addon: require(addonPath) as NativeAddon, error: null, coreSource };
     } catch (error) {
-      loaded = { addon: null, error: error instanceof Error ? error.message : String(error) };
+      loaded = { addon: null, error: error instanceof Error ? error.message : String(error), coreSource: null };
     }
   }
   return loaded;
@@ -66,13 +95,16 @@ export function isNativeAvailable(): boolean {
 
 /** OpenBLAS configuration and thread count of the loaded addon, or why it is unavailable. */
 export function nativeInfo(): NativeInfo {
-  const { addon, error } = load();
+  const { addon, error, coreSource } = load();
   if (addon === null) {
-    return { available: false, openblasConfig: null, openblasCore: null, threads: null, addonPath, loadError: error };
+    return {
+      available: false, openblasConfig: null, openblasCore: null, openblasCoreSource: null, threads: null, addonPath,
+      loadError: error,
+    };
   }
   const info = addon.info();
   return {
-    available: true, openblasConfig: info.config, openblasCore: info.corename, threads: info.threads, addonPath,
-    loadError: null,
+    available: true, openblasConfig: info.config, openblasCore: info.corename, openblasCoreSource: coreSource,
+    threads: info.threads, addonPath, loadError: null,
   };
 }
