@@ -13,6 +13,9 @@ import { warnOnceWithoutSecret } from './no_secret_warning';
 import { ProcessGroup } from './process_group';
 import { resolveProcessGroupConfig, type ProcessGroupConfig, type ProcessGroupOptions } from './process_group_config';
 
+/** How much later than the group's deadline the engine's own fires (the group's blames a rank first). */
+const ENGINE_DEADLINE_SLACK_MS = 2000;
+
 /** The largest frame a peer may announce: the biggest piece any collective sends (chunks, small stars). */
 export function maxFrameBytes(config: Pick<ProcessGroupConfig, 'chunkBytes' | 'ringThresholdBytes'>): number {
   return Math.max(config.chunkBytes, config.ringThresholdBytes, 64 * 1024);
@@ -69,7 +72,8 @@ export async function initProcessGroup(options: ProcessGroupOptions = {}): Promi
       restartCount: config.restartCount,
       hostname: config.advertiseAddr ?? (client.localAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       timeoutMs: Math.max(1, deadline - Date.now()),
-      collectiveTimeoutMs: config.collectiveTimeoutMs,
+      // the group's own deadline comes first: it probes the mesh to name the rank that stalled
+      collectiveTimeoutMs: config.collectiveTimeoutMs + ENGINE_DEADLINE_SLACK_MS,
       engine: config.engine,
     });
     await engine?.barrier();

@@ -25,6 +25,9 @@ function floatView(payload: Buffer, like: FloatArray): FloatArray {
   return new constructor(payload.buffer as ArrayBuffer, payload.byteOffset, payload.length / constructor.BYTES_PER_ELEMENT);
 }
 
+/** How long an engine failure waits for the mesh to name the lost peer. */
+const ENGINE_FAILURE_GRACE_MS = 500;
+
 /** A peer's abort notice; a malformed one still aborts, as PROTOCOL, instead of throwing in a socket handler. */
 const FLOAT_ARRAYS = ['Float32Array', 'Float64Array'];
 
@@ -238,9 +241,25 @@ export class ProcessGroup {
 
   // ---- algorithms ----------------------------------------------------------------------------------------
 
-  /** An engine call, abandoned (the group's failure thrown instead) as soon as the group aborts. */
-  private onEngine<T>(call: Promise<T>): Promise<T> {
-    return Promise.race([call, this.aborted]);
+  /**
+   * An engine call, abandoned (the group's failure thrown instead) as soon as the group aborts. When the engine
+   * fails first, the mesh gets a moment to say which peer is gone (Gloo's errors do not name it): a peer's
+   * sockets close on the mesh too, and that failure, naming the peer, is the one thrown.
+   */
+  private async onEngine<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await Promise.race([call, this.aborted]);
+    } catch (error) {
+      if (this.failure === undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ENGINE_FAILURE_GRACE_MS);
+        });
+        await Promise.race([grace, this.aborted.catch(() => undefined)]);
+        clearTimeout(timer);
+      }
+      throw this.failure ?? error;
+    }
   }
 
   /** Small buffers: everyone sends to rank 0, which reduces in rank order and sends the result back. */
