@@ -4,7 +4,8 @@
 // Ratios are against PyTorch's Gloo measured in the same run.
 // Run: npx tsx packages/dist/bench/allreduce_bench.ts   (spawns its own ranks; stops by itself)
 // Env: BENCH_ROUNDS (default 2), BENCH_SIZES_MB (default 16,100), BENCH_WORLD_SIZES (default 2,4),
-// BENCH_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch with Gloo; '' skips PyTorch).
+// BENCH_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch with Gloo; '' skips PyTorch),
+// BENCH_ENGINES (default ring,gloo,torch: those available).
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
@@ -13,6 +14,7 @@ import { glooUnavailableReason, initProcessGroup, isGlooAvailable } from '../src
 const SIZES_MB = (process.env.BENCH_SIZES_MB ?? '16,100').split(',').map(Number);
 const WORLD_SIZES = (process.env.BENCH_WORLD_SIZES ?? '2,4').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
+const WANTED = (process.env.BENCH_ENGINES ?? 'ring,gloo,torch').split(',');
 
 type EngineName = 'ring' | 'gloo' | 'torch';
 
@@ -96,12 +98,14 @@ function busGigabytesPerSecond(megabytes: number, worldSize: number, seconds: nu
 }
 
 async function driver(): Promise<void> {
-  const engines: EngineName[] = ['ring'];
-  if (isGlooAvailable()) engines.push('gloo');
+  const engines: EngineName[] = WANTED.includes('ring') ? ['ring'] : [];
+  if (!WANTED.includes('gloo')) {
+    // not asked for
+  } else if (isGlooAvailable()) engines.push('gloo');
   else process.stdout.write(`our gloo engine is unavailable: ${glooUnavailableReason()}\n`);
-  const python = torchPython();
+  const python = WANTED.includes('torch') ? torchPython() : undefined;
   if (python !== undefined) engines.push('torch');
-  else process.stdout.write("PyTorch with Gloo not found: no ratios against PyTorch's Gloo\n");
+  else if (WANTED.includes('torch')) process.stdout.write("PyTorch with Gloo not found: no ratios against PyTorch's Gloo\n");
   process.stdout.write(`bus bandwidth = bytes × 2(n−1)/n / time; best of ${ROUNDS} alternating rounds per engine; torch = PyTorch's Gloo\n`);
   for (const worldSize of WORLD_SIZES) {
     const best = new Map<EngineName, Map<number, number>>(engines.map((engine) => [engine, new Map()]));
