@@ -1,26 +1,32 @@
-// All-reduce bus bandwidth on 127.0.0.1 for 1, 16 and 100 MB with 2 and 4 ranks: our TCP ring against PyTorch's
-// Gloo (torch.distributed 'gloo' in Python processes, Debian's python3-torch), measured alternately in one run.
+// All-reduce bus bandwidth on 127.0.0.1, 2 and 4 ranks, 16 and 100 MB, of both our engines — the pure-JS TCP ring
+// and Gloo through N-API (both through `initProcessGroup`, `engine: 'ring' | 'gloo'`) — and of PyTorch's Gloo
+// (torch.distributed 'gloo' in Python processes, Debian's python3-torch), alternating engine by engine in one run.
+// Ratios are against PyTorch's Gloo measured in the same run.
 // Run: npx tsx packages/dist/bench/allreduce_bench.ts   (spawns its own ranks; stops by itself)
-// Env: BENCH_ROUNDS (default 2), BENCH_SIZES_MB (default 1,16,100), BENCH_WORLD_SIZES (default 2,4).
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// Env: BENCH_ROUNDS (default 2), BENCH_SIZES_MB (default 16,100), BENCH_WORLD_SIZES (default 2,4),
+// BENCH_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch with Gloo; '' skips PyTorch),
+// BENCH_ENGINES (default ring,gloo,torch: those available).
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
-import { initProcessGroup } from '../src/index';
+import { glooUnavailableReason, initProcessGroup, isGlooAvailable } from '../src/index';
 
-const SIZES_MB = (process.env.BENCH_SIZES_MB ?? '1,16,100').split(',').map(Number);
+const SIZES_MB = (process.env.BENCH_SIZES_MB ?? '16,100').split(',').map(Number);
 const WORLD_SIZES = (process.env.BENCH_WORLD_SIZES ?? '2,4').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
-const PYTHON = process.env.RLHFJS_TORCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const WANTED = (process.env.BENCH_ENGINES ?? 'ring,gloo,torch').split(',');
+
+type EngineName = 'ring' | 'gloo' | 'torch';
 
 function repeatsFor(megabytes: number): number {
   if (process.env.BENCH_REPEATS !== undefined) return Number(process.env.BENCH_REPEATS);
   return megabytes >= 100 ? 2 : megabytes >= 16 ? 3 : 10;
 }
 
-async function rankMain(): Promise<void> {
+async function rankMain(engine: 'ring' | 'gloo'): Promise<void> {
   const chunkBytes = process.env.BENCH_CHUNK_BYTES === undefined ? undefined : Number(process.env.BENCH_CHUNK_BYTES);
-  const group = await initProcessGroup({ timeoutMs: 60_000, collectiveTimeoutMs: 120_000, secret: 'bench', chunkBytes });
+  const group = await initProcessGroup({ timeoutMs: 60_000, collectiveTimeoutMs: 120_000, secret: 'bench', chunkBytes, engine });
+  if (group.engineName !== engine) throw new Error(`asked for engine ${engine}, got ${group.engineName}`);
   for (const megabytes of SIZES_MB) {
     const buffer = new Float32Array((megabytes * 1024 * 1024) / 4).fill(1);
     await group.allReduce(buffer); // warm-up (page faults, pools)
@@ -29,7 +35,7 @@ async function rankMain(): Promise<void> {
     const start = process.hrtime.bigint();
     for (let repeat = 0; repeat < repeats; repeat += 1) await group.allReduce(buffer);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9 / repeats;
-    if (group.rank === 0) process.stdout.write(`RLHFJS ${megabytes} ${seconds}\n`);
+    if (group.rank === 0) process.stdout.write(`TIME ${megabytes} ${seconds}\n`);
   }
   await group.destroy();
 }
@@ -44,24 +50,40 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A python that imports torch with Gloo, or undefined. */
+function torchPython(): string | undefined {
+  const candidates = process.env.BENCH_PYTHON === undefined ? ['python3', '/usr/bin/python3'] : [process.env.BENCH_PYTHON].filter((entry) => entry !== '');
+  return candidates.find(
+    (python) => spawnSync(python, ['-c', 'import torch.distributed as d; assert d.is_gloo_available()'], { stdio: 'ignore' }).status === 0,
+  );
+}
+
 /** Run one engine with `worldSize` ranks; returns seconds per all-reduce by size (from rank 0's output). */
-async function runEngine(engine: 'rlhfjs' | 'gloo', worldSize: number): Promise<Map<number, number>> {
+async function runEngine(engine: EngineName, worldSize: number, python: string | undefined): Promise<Map<number, number>> {
   const port = await freePort();
   const times = new Map<number, number>();
   const children = Array.from({ length: worldSize }, (_, rank) => {
-    const env = { ...process.env, RANK: String(rank), WORLD_SIZE: String(worldSize), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) };
-    return engine === 'rlhfjs'
-      ? spawn(process.execPath, ['--import', 'tsx', __filename], {
+    const env = {
+      ...process.env,
+      RANK: String(rank),
+      WORLD_SIZE: String(worldSize),
+      LOCAL_RANK: String(rank),
+      LOCAL_WORLD_SIZE: String(worldSize),
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(port),
+    };
+    return engine === 'torch'
+      ? spawn(python ?? 'python3', [path.join(__dirname, 'gloo_allreduce.py')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, SIZES_MB: SIZES_MB.join(',') } })
+      : spawn(process.execPath, ['--import', 'tsx', __filename], {
           stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...env, BENCH_RANK: '1', RLHFJS_RUN_ID: `bench-${port}` },
-        })
-      : spawn(PYTHON, [path.join(__dirname, 'gloo_allreduce.py')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, SIZES_MB: SIZES_MB.join(',') } });
+          env: { ...env, BENCH_RANK: engine, RLHFJS_RUN_ID: `bench-${port}` },
+        });
   });
   children.forEach((child) =>
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) {
         const [tag, megabytes, seconds] = line.trim().split(' ');
-        if ((tag === 'RLHFJS' || tag === 'GLOO') && megabytes !== undefined && seconds !== undefined) times.set(Number(megabytes), Number(seconds));
+        if ((tag === 'TIME' || tag === 'GLOO') && megabytes !== undefined && seconds !== undefined) times.set(Number(megabytes), Number(seconds));
       }
     }),
   );
@@ -71,34 +93,44 @@ async function runEngine(engine: 'rlhfjs' | 'gloo', worldSize: number): Promise<
   return times;
 }
 
-function busGigabytesPerSecond(megabytes: number, worldSize: number, seconds: number): number {
-  return (megabytes * 1024 * 1024 * 2 * (worldSize - 1)) / worldSize / seconds / 1e9;
+function busGigabytesPerSecond(megabytes: number, worldSize: number, seconds: number | undefined): number {
+  return seconds === undefined ? Number.NaN : (megabytes * 1024 * 1024 * 2 * (worldSize - 1)) / worldSize / seconds / 1e9;
 }
 
 async function driver(): Promise<void> {
-  process.stdout.write(`bus bandwidth = bytes × 2(n−1)/n / time; best of ${ROUNDS} alternating rounds per engine\n`);
+  const engines: EngineName[] = WANTED.includes('ring') ? ['ring'] : [];
+  if (!WANTED.includes('gloo')) {
+    // not asked for
+  } else if (isGlooAvailable()) engines.push('gloo');
+  else process.stdout.write(`our gloo engine is unavailable: ${glooUnavailableReason()}\n`);
+  const python = WANTED.includes('torch') ? torchPython() : undefined;
+  if (python !== undefined) engines.push('torch');
+  else if (WANTED.includes('torch')) process.stdout.write("PyTorch with Gloo not found: no ratios against PyTorch's Gloo\n");
+  process.stdout.write(`bus bandwidth = bytes × 2(n−1)/n / time; best of ${ROUNDS} alternating rounds per engine; torch = PyTorch's Gloo\n`);
   for (const worldSize of WORLD_SIZES) {
-    const best = { rlhfjs: new Map<number, number>(), gloo: new Map<number, number>() };
+    const best = new Map<EngineName, Map<number, number>>(engines.map((engine) => [engine, new Map()]));
     for (let round = 0; round < ROUNDS; round += 1) {
-      for (const engine of ['rlhfjs', 'gloo'] as const) {
-        const times = await runEngine(engine, worldSize);
-        for (const [megabytes, seconds] of times) best[engine].set(megabytes, Math.min(seconds, best[engine].get(megabytes) ?? Infinity));
-        process.stdout.write(`  round ${round + 1} ${engine.padEnd(6)} ranks ${worldSize}: ${[...times].map(([mb, s]) => `${mb} MB ${(s * 1000).toFixed(1)} ms`).join(', ')}\n`);
+      for (const engine of engines) {
+        const times = await runEngine(engine, worldSize, python);
+        const bestOfEngine = best.get(engine) as Map<number, number>;
+        for (const [megabytes, seconds] of times) bestOfEngine.set(megabytes, Math.min(seconds, bestOfEngine.get(megabytes) ?? Infinity));
+        process.stdout.write(`  round ${round + 1} ${engine.padEnd(5)} ranks ${worldSize}: ${[...times].map(([mb, s]) => `${mb} MB ${(s * 1000).toFixed(1)} ms`).join(', ')}\n`);
       }
     }
     for (const megabytes of SIZES_MB) {
-      const ours = best.rlhfjs.get(megabytes);
-      const gloo = best.gloo.get(megabytes);
-      const oursBus = ours === undefined ? Number.NaN : busGigabytesPerSecond(megabytes, worldSize, ours);
-      const glooBus = gloo === undefined ? Number.NaN : busGigabytesPerSecond(megabytes, worldSize, gloo);
-      process.stdout.write(
-        `ranks ${worldSize}  ${String(megabytes).padStart(3)} MB  rlhfjs ${oursBus.toFixed(3)} GB/s  gloo ${glooBus.toFixed(3)} GB/s  ratio ${(oursBus / glooBus).toFixed(2)}×\n`,
-      );
+      const torch = busGigabytesPerSecond(megabytes, worldSize, best.get('torch')?.get(megabytes));
+      const columns = engines.map((engine) => {
+        const bus = busGigabytesPerSecond(megabytes, worldSize, best.get(engine)?.get(megabytes));
+        const ratio = engine === 'torch' || !Number.isFinite(torch) ? '' : ` (${(bus / torch).toFixed(2)}×)`;
+        return `${engine} ${bus.toFixed(3)} GB/s${ratio}`;
+      });
+      process.stdout.write(`ranks ${worldSize}  ${String(megabytes).padStart(3)} MB  ${columns.join('  ')}\n`);
     }
   }
 }
 
-(process.env.BENCH_RANK === '1' ? rankMain() : driver()).catch((error: unknown) => {
+const role = process.env.BENCH_RANK;
+(role === 'ring' || role === 'gloo' ? rankMain(role) : driver()).catch((error: unknown) => {
   process.stderr.write(`${String(error)}\n`);
   process.exit(1);
 });

@@ -1,4 +1,4 @@
-# PyTorch Gloo all-reduce on 127.0.0.1, the reference allreduce_bench.ts measures against in the same run.
+# PyTorch's Gloo all-reduce on 127.0.0.1: the reference allreduce_bench.ts measures our engines against, in the same run.
 # Env: RANK, WORLD_SIZE, MASTER_PORT, SIZES_MB (comma list). Rank 0 prints "GLOO <mb> <seconds per all-reduce>".
 import os
 import time

@@ -1,4 +1,5 @@
 import { ConfigError, DistError } from '@rlhfjs/core';
+import type { CollectiveEngine } from '../engine/collective_engine';
 import type { BufferPool } from '../transport/buffer_pool';
 import type { DirectTarget, Frame, FrameConnection } from '../transport/frame_connection';
 import { collectiveArgumentProblems, rejectBadArguments } from './collective_arguments';
@@ -24,6 +25,9 @@ function floatView(payload: Buffer, like: FloatArray): FloatArray {
   return new constructor(payload.buffer as ArrayBuffer, payload.byteOffset, payload.length / constructor.BYTES_PER_ELEMENT);
 }
 
+/** How long an engine failure waits for the mesh to name the lost peer. */
+const ENGINE_FAILURE_GRACE_MS = 500;
+
 /** A peer's abort notice; a malformed one still aborts, as PROTOCOL, instead of throwing in a socket handler. */
 const FLOAT_ARRAYS = ['Float32Array', 'Float64Array'];
 
@@ -47,6 +51,10 @@ function parseAbortNotice(text: string): { code: string; message: string; peer?:
  * sequence number, an op code and byte counts checked on every frame, and each under a deadline. Any failure
  * (a peer's socket closing, a deadline, a desync) aborts the group on this rank: it tells its peers why, closes
  * its sockets, and every later collective throws `DistError('ABORTED')`.
+ *
+ * With an `engine` (Gloo, when its addon is built), allReduce, broadcast and barrier run on it, still in the
+ * group's call order and under its deadline; the other collectives, the abort notices and the liveness probes
+ * stay on the TCP mesh. An engine failure aborts the group like any other.
  */
 export class ProcessGroup {
   readonly rank: number;
@@ -60,21 +68,34 @@ export class ProcessGroup {
   private readonly waitingOn = new Set<number>();
   private currentOperation = '';
   private readonly probeReplies = new Set<number>();
+  /** Rejects with the failure when the group aborts: an engine call in flight stops waiting for its engine. */
+  private readonly aborted: Promise<never>;
+  private rejectAborted: (error: DistError) => void = () => undefined;
 
   constructor(
     private readonly settings: ProcessGroupSettings,
     private readonly peers: ReadonlyArray<FrameConnection | undefined>,
     private readonly pool: BufferPool,
     private readonly onDestroy: () => void = () => undefined,
+    private readonly engine?: CollectiveEngine,
   ) {
     this.rank = settings.rank;
     this.worldSize = settings.worldSize;
+    this.aborted = new Promise<never>((_, reject) => {
+      this.rejectAborted = reject;
+    });
+    this.aborted.catch(() => undefined);
     peers.forEach((connection, peer) => {
       if (connection === undefined) return;
       connection.onControl = (frame) => this.onControlFrame(peer, frame);
       connection.socket.on('error', (error) => this.peerClosed(peer, error));
       connection.socket.on('close', () => this.peerClosed(peer, undefined));
     });
+  }
+
+  /** Which engine carries allReduce, broadcast and barrier: `gloo`, or the pure-JS TCP `ring`. */
+  get engineName(): 'gloo' | 'ring' {
+    return this.engine?.name ?? 'ring';
   }
 
   /** Whether the group has failed (and why). */
@@ -90,6 +111,7 @@ export class ProcessGroup {
     if (bad !== undefined) return bad;
     return this.run('allReduce', async (seq) => {
       if (this.worldSize === 1) return buffer;
+      if (this.engine !== undefined) return this.onEngine(this.engine.allReduce(buffer, op));
       const useRing = buffer.byteLength >= this.settings.ringThresholdBytes && buffer.length >= this.worldSize;
       if (useRing) await this.ringAllReduce(buffer, op, seq);
       else await this.starAllReduce(buffer, op, seq);
@@ -107,6 +129,7 @@ export class ProcessGroup {
     return this.run('broadcast', async (seq) => {
       this.checkRoot(root, 'broadcast');
       if (this.worldSize === 1) return buffer;
+      if (this.engine !== undefined) return this.onEngine(this.engine.broadcast(buffer, root));
       if (buffer.byteLength >= this.settings.ringThresholdBytes && this.worldSize > 2) await this.chainBroadcast(buffer, root, seq);
       else await this.starBroadcast(buffer, root, seq);
       return buffer;
@@ -186,6 +209,7 @@ export class ProcessGroup {
   barrier(): Promise<void> {
     return this.run('barrier', async (seq) => {
       if (this.worldSize === 1) return;
+      if (this.engine !== undefined) return this.onEngine(this.engine.barrier());
       const empty = new Uint8Array(0);
       if (this.rank === 0) {
         const frames = await Promise.all(this.otherRanks().map((peer) => this.receive(peer, OpCode.barrier, seq, 0)));
@@ -203,6 +227,7 @@ export class ProcessGroup {
     if (this.destroyed) return;
     this.destroyed = true;
     await this.chain.catch(() => undefined);
+    await this.engine?.destroy();
     for (const connection of this.peers) {
       if (connection === undefined || connection.socket.destroyed) continue;
       connection.send(OpCode.bye, 0, new Uint8Array(0)).catch(() => undefined);
@@ -215,6 +240,27 @@ export class ProcessGroup {
   }
 
   // ---- algorithms ----------------------------------------------------------------------------------------
+
+  /**
+   * An engine call, abandoned (the group's failure thrown instead) as soon as the group aborts. When the engine
+   * fails first, the mesh gets a moment to say which peer is gone (Gloo's errors do not name it): a peer's
+   * sockets close on the mesh too, and that failure, naming the peer, is the one thrown.
+   */
+  private async onEngine<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await Promise.race([call, this.aborted]);
+    } catch (error) {
+      if (this.failure === undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ENGINE_FAILURE_GRACE_MS);
+        });
+        await Promise.race([grace, this.aborted.catch(() => undefined)]);
+        clearTimeout(timer);
+      }
+      throw this.failure ?? error;
+    }
+  }
 
   /** Small buffers: everyone sends to rank 0, which reduces in rank order and sends the result back. */
   private async starAllReduce(buffer: FloatArray, op: ReduceOp, seq: number): Promise<void> {
@@ -616,6 +662,8 @@ export class ProcessGroup {
   private abort(error: DistError, from?: number): void {
     if (this.failure !== undefined) return;
     this.failure = error;
+    this.rejectAborted(error);
+    this.engine?.destroy().catch(() => undefined);
     const notice = Buffer.from(JSON.stringify({ code: error.code, message: error.message, peer: error.peer }), 'utf8');
     this.peers.forEach((connection, peer) => {
       if (connection === undefined) return;

@@ -26,4 +26,12 @@ describe('resolveProcessGroupConfig: store, protocol and secret source', () => {
     expect(resolveProcessGroupConfig({ env: { ...torchrun, RLHFJS_DIST_SECRET: '' } }).secretSource).toBe('derived');
     expect(() => resolveProcessGroupConfig({ env: torchrun, secret: '' })).toThrow(/secret must be a non-empty string/);
   });
+
+  it('takes the engine from options, else RLHFJS_DIST_ENGINE, else auto, and refuses unknown ones naming the source', () => {
+    expect(resolveProcessGroupConfig({ env: torchrun }).engine).toBe('auto');
+    expect(resolveProcessGroupConfig({ env: { ...torchrun, RLHFJS_DIST_ENGINE: 'ring' } }).engine).toBe('ring');
+    expect(resolveProcessGroupConfig({ env: { ...torchrun, RLHFJS_DIST_ENGINE: 'ring' }, engine: 'gloo' }).engine).toBe('gloo');
+    expect(() => resolveProcessGroupConfig({ env: { ...torchrun, RLHFJS_DIST_ENGINE: 'nccl' } })).toThrow(/RLHFJS_DIST_ENGINE must be one of auto, gloo, ring, got "nccl"/);
+    expect(() => resolveProcessGroupConfig({ env: torchrun, engine: 'mpi' as never })).toThrow(/engine must be one of auto, gloo, ring, got "mpi"/);
+  });
 });

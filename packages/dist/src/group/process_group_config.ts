@@ -1,6 +1,7 @@
 import { ConfigError } from '@rlhfjs/core';
 import { deriveSecret } from '../transport/auth';
 import { detectDistEnv, type DistEnv, type DistEnvSource } from '../env/detect_dist_env';
+import { ENGINE_CHOICES, type EngineChoice } from '../engine/default_engine';
 import type { StoreKind } from '../store/rendezvous_store';
 import { TORCH_STORE_PROTOCOLS, type TorchStoreProtocol } from '../store/torch_store_protocol';
 
@@ -34,6 +35,11 @@ export interface ProcessGroupOptions {
   readonly store?: StoreKind;
   /** Wire protocol of the PyTorch TCPStore: `auto` (default, or `RLHFJS_TORCH_STORE_PROTOCOL`), `v1` (1.13), `v2` (2.x). */
   readonly torchStoreProtocol?: TorchStoreProtocol | 'auto';
+  /**
+   * Collective engine for allReduce, broadcast and barrier: `auto` (default, or `RLHFJS_DIST_ENGINE`) takes Gloo
+   * when its addon is built, else the pure-JS TCP ring; `gloo` requires the addon; `ring` never uses it.
+   */
+  readonly engine?: EngineChoice;
   /** The environment to detect from; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -46,6 +52,7 @@ export interface ProcessGroupConfig extends DistEnv {
   readonly secretSource: SecretSource;
   readonly store: StoreKind;
   readonly torchStoreProtocol: TorchStoreProtocol | 'auto';
+  readonly engine: EngineChoice;
   readonly timeoutMs: number;
   readonly collectiveTimeoutMs: number;
   readonly ringThresholdBytes: number;
@@ -99,6 +106,10 @@ export function resolveProcessGroupConfig(options: ProcessGroupOptions = {}): Pr
   if (torchStoreProtocol !== 'auto' && !TORCH_STORE_PROTOCOLS.includes(torchStoreProtocol)) {
     problems.push(`torchStoreProtocol must be 'auto', 'v1' or 'v2', got ${JSON.stringify(torchStoreProtocol)}`);
   }
+  const engine = (options.engine ?? env.RLHFJS_DIST_ENGINE ?? 'auto') as EngineChoice;
+  if (!ENGINE_CHOICES.includes(engine)) {
+    problems.push(`${options.engine === undefined ? 'RLHFJS_DIST_ENGINE' : 'engine'} must be one of ${ENGINE_CHOICES.join(', ')}, got ${JSON.stringify(engine)}`);
+  }
   if (problems.length > 0) throw new ConfigError('resolveProcessGroupConfig', problems);
   const masterAddr = options.masterAddr ?? detected.masterAddr;
   const runId = options.runId ?? detected.runId;
@@ -117,6 +128,7 @@ export function resolveProcessGroupConfig(options: ProcessGroupOptions = {}): Pr
     secretSource: options.secret !== undefined ? 'option' : env.RLHFJS_DIST_SECRET ? 'env' : 'derived',
     store,
     torchStoreProtocol,
+    engine,
     timeoutMs,
     collectiveTimeoutMs,
     ringThresholdBytes,

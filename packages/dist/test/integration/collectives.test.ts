@@ -1,4 +1,4 @@
-import { launch } from '@rlhfjs/dist';
+import { isGlooAvailable, launch } from '@rlhfjs/dist';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, rankEnv, Worker, WORKER } from '../helpers';
 
@@ -17,15 +17,37 @@ describe('collectives across real processes', () => {
     workers = [];
   });
 
-  it.each([
-    // world size 3 takes the ring from 64 bytes up, in 4 KiB frames: many frames, uneven segments.
-    [3, { RING_THRESHOLD_BYTES: '64', CHUNK_BYTES: '4096' }],
-    [4, {}],
-  ])('world size %i: exact sums, means, max, min, broadcasts, gathers, reduce-scatter', async (worldSize, extra) => {
+  // Both engines explicitly, whatever RLHFJS_DIST_ENGINE says: the pure-JS ring everywhere, and Gloo where its
+  // addon is built (CI builds it; `auto` would take it), so that CI covers both paths.
+  const engines = ['ring', ...(isGlooAvailable() ? ['gloo'] : [])];
+  it.each(
+    engines.flatMap((engine) => [
+      // world size 3 takes the ring from 64 bytes up, in 4 KiB frames: many frames, uneven segments.
+      [engine, 3, { RING_THRESHOLD_BYTES: '64', CHUNK_BYTES: '4096' }] as const,
+      [engine, 4, {}] as const,
+    ]),
+  )('engine %s, world size %i: exact sums, means, max, min, broadcasts, gathers, reduce-scatter', async (engine, worldSize, extra) => {
     const port = await freePort();
-    workers = Array.from({ length: worldSize }, (_, rank) => new Worker(rankEnv(rank, worldSize, port, { SCENARIO: 'collectives', ...extra })));
+    workers = Array.from(
+      { length: worldSize },
+      (_, rank) => new Worker(rankEnv(rank, worldSize, port, { SCENARIO: 'collectives', RLHFJS_DIST_ENGINE: engine, ...extra })),
+    );
     const results = await Promise.all(workers.map((worker) => worker.waitFor((result) => 'failures' in result || 'fatal' in result, 40_000)));
     expectAgreement(results, worldSize);
+    expect(results.map((result) => result.engine)).toEqual(Array(worldSize).fill(engine));
+  }, 60_000);
+
+  it('the default engine is Gloo where its addon is built, else the ring', async () => {
+    const port = await freePort();
+    const env = (rank: number): Record<string, string> => ({ ...rankEnv(rank, 2, port, { SCENARIO: 'smallAllReduce' }), RLHFJS_DIST_ENGINE: 'auto' });
+    workers = [0, 1].map((rank) => new Worker(env(rank)));
+    const results = await Promise.all(workers.map((worker) => worker.waitFor((result) => 'small' in result || 'fatal' in result, 40_000)));
+    expect(results.map((result) => result.failures)).toEqual([[], []]);
+    expect(results.map((result) => result.small)).toEqual([
+      [3, 30],
+      [3, 30],
+    ]);
+    expect(results.map((result) => result.engine)).toEqual(Array(2).fill(isGlooAvailable() ? 'gloo' : 'ring'));
   }, 60_000);
 
   it('world size 2 through launch(), including a 25 MB buffer', async () => {

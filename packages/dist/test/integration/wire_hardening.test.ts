@@ -16,6 +16,8 @@ async function pair(extra: [ProcessGroupOptions, ProcessGroupOptions] = [{}, {}]
     secret: 'wire-test-secret',
     timeoutMs: 10_000,
     collectiveTimeoutMs: 10_000,
+    // the wire under test is the TCP mesh's: all-reduce must travel on it, not on Gloo
+    engine: 'ring',
   };
   const groups = await Promise.all([0, 1].map((rank) => initProcessGroup({ ...base, rank, ...extra[rank] })));
   return groups as [ProcessGroup, ProcessGroup];

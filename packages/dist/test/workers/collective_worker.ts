@@ -96,7 +96,7 @@ async function collectives(): Promise<void> {
     });
   }
   await group.barrier();
-  emit({ rank, failures: failures.slice(0, 10), digests });
+  emit({ rank, engine: group.engineName, failures: failures.slice(0, 10), digests });
   await group.destroy();
 }
 
@@ -157,7 +157,7 @@ async function smallAllReduce(): Promise<void> {
       break;
     }
   }
-  emit({ rank: group.rank, small: Array.from(small), failures, digest: digest(large) });
+  emit({ rank: group.rank, engine: group.engineName, small: Array.from(small), failures, digest: digest(large) });
   await group.destroy();
 }
 
