@@ -95,6 +95,9 @@ describe('parseHfConfig: rotary settings', () => {
     ['partial rotary', { rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.5 } }, ['partial_rotary_factor']],
     ['per-layer rope_parameters', { rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 1e4 } } }, ['per-layer']],
     ['rope_parameters not an object', { rope_parameters: 'linear' }, ['rope_parameters must be an object']],
+    // Found by the hostile-input suite (configs area): a negative beta gave NaN logits, silently.
+    ['yarn beta_fast -1', { rope_parameters: { rope_type: 'yarn', rope_theta: 1e4, factor: 2, beta_fast: -1 } }, ['rope_parameters.beta_fast must not be negative']],
+    ['yarn beta_slow -1', { rope_parameters: { rope_type: 'yarn', rope_theta: 1e4, factor: 2, beta_slow: -1 } }, ['rope_parameters.beta_slow must not be negative']],
     ['original_max_position_embeddings in two places, different', { original_max_position_embeddings: 32, rope_parameters: { rope_type: 'yarn', factor: 2, rope_theta: 1e4, original_max_position_embeddings: 16 } }, ['original_max_position_embeddings']],
   ])('refuses %s', (_name, overrides, keys) => {
     configError(llama(overrides), ...keys);
@@ -138,6 +141,15 @@ describe('parseHfConfig: hostile values are ConfigErrors naming config.json and 
     configError(gpt2({ n_layer: 1e9 }), 'n_layer', 'parameters', 'memory');
     configError(llama({ num_hidden_layers: 1e9 }), 'num_hidden_layers');
     configError(llama({ vocab_size: 1e12, hidden_size: 4096 }), 'vocab_size');
+  });
+
+  it('refuses 1e6 tiny layers (weights that fit in memory, ten million tfjs variables) at once, naming the key', () => {
+    // Found by the hostile-input suite: loadCausalLM built 1e6 layers of specs before noticing missing tensors,
+    // and createCausalLM (--from-scratch) allocated for minutes.
+    configError(gpt2({ n_embd: 8, n_head: 2, vocab_size: 32, n_layer: 1e6 }), 'n_layer: 1000000 layers is more than the 1024');
+    configError(llama({ num_hidden_layers: 100_000 }), 'num_hidden_layers: 100000 layers');
+    expect(() => resolveModelConfig({ modelType: 'qwen2', vocabSize: 32, hiddenSize: 8, numLayers: 1e6, numHeads: 2 })).toThrow(/numLayers \(config.json num_hidden_layers: 1000000 layers/);
+    expect(parseHfConfig(llama({ num_hidden_layers: 1024, hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 8 })).numLayers).toBe(1024);
   });
 
   it('refuses oversized models made from options (--from-scratch) with a ConfigError', () => {
