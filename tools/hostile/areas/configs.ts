@@ -294,13 +294,14 @@ function scratchCases(): HostileCase[] {
   for (const modelType of FAMILIES) {
     const options = baseOptions(modelType);
     cases.push(scratch(`${modelType} options, valid`, 'accept', options), scratch(`${modelType} config.json, valid`, 'accept', baseConfig(modelType)));
-    for (const [field, value] of [
+    for (const [field, value, expect] of [
       ['numLayers', 1e9],
       ['numLayers', 1e6],
       ['numLayers', 100_000],
       ['hiddenSize', 1e7],
       ['vocabSize', 1e9],
-      ['maxPositions', 2 ** 31],
+      // No tensor is sized by it in the Llama family (rotary is computed per position), so it may stay valid.
+      ['maxPositions', 2 ** 31, modelType === 'gpt2' ? 'refuse' : 'either'],
       ['intermediateSize', 1e10],
       ['numHeads', 1e6],
       ['numLayers', number('NaN')],
@@ -328,8 +329,8 @@ function scratchCases(): HostileCase[] {
             ['numKeyValueHeads', 3],
             ['headDim', 1e9],
           ] as Array<[string, unknown]>)),
-    ] as Array<[string, unknown]>) {
-      cases.push(scratch(`${modelType} ${field} ${JSON.stringify(value)}`, 'refuse', { ...options, [field]: value }));
+    ] as Array<[string, unknown, HostileCase['expect']?]>) {
+      cases.push(scratch(`${modelType} ${field} ${JSON.stringify(value)}`, expect ?? 'refuse', { ...options, ...(field === 'hiddenSize' ? { headDim: undefined } : {}), [field]: value }));
     }
     const hf = baseConfig(modelType);
     const layers = modelType === 'gpt2' ? 'n_layer' : 'num_hidden_layers';
@@ -337,7 +338,7 @@ function scratchCases(): HostileCase[] {
     cases.push(
       scratch(`${modelType} config.json ${layers} 1e9`, 'refuse', { ...hf, [layers]: 1e9 }),
       scratch(`${modelType} config.json ${layers} 1e6`, 'refuse', { ...hf, [layers]: 1e6 }),
-      scratch(`${modelType} config.json ${hidden} 1e7`, 'refuse', { ...hf, [hidden]: 1e7 }),
+      scratch(`${modelType} config.json ${hidden} 1e7`, 'refuse', { ...hf, head_dim: undefined, [hidden]: 1e7 }),
       scratch(`${modelType} config.json ${hidden} 1e5, 2 layers (over 4 GB)`, 'refuse', { ...hf, [hidden]: 100_000, ...(modelType === 'gpt2' ? { n_inner: 100_000 } : { intermediate_size: 100_000, head_dim: 4 }) }),
     );
   }

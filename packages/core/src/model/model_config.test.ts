@@ -125,6 +125,10 @@ describe('parseHfConfig: hostile values are ConfigErrors naming config.json and 
     ['gelu in a Llama', llama({ hidden_act: 'gelu' }), ['hidden_act']],
     ['heads not a multiple of kv heads', llama({ num_key_value_heads: 3 }), ['num_key_value_heads']],
     ['odd head_dim', llama({ head_dim: 7 }), ['head_dim']],
+    // Found by the hostile-input suite: a derived head_dim of 0 gave an untyped tfjs reshape error, and 1e6 heads of
+    // an explicit head_dim a forward pass of minutes.
+    ['more heads than hidden units', llama({ num_attention_heads: 1e6, num_key_value_heads: 1 }), ['num_attention_heads (1000000) is more than hidden_size (32): head_dim would be 0']],
+    ['more heads than hidden units, explicit head_dim', llama({ model_type: 'qwen3', num_attention_heads: 1e6, num_key_value_heads: 1, head_dim: 4 }), ['num_attention_heads (1000000) is more than hidden_size (32)']],
     ['a Qwen sliding window', llama({ model_type: 'qwen2', use_sliding_window: true }), ['use_sliding_window']],
     ['n_embd not divisible by n_head', gpt2({ n_embd: 30 }), ['n_embd']],
     ['sliding-attention layers', llama({ model_type: 'qwen3', layer_types: ['full_attention', 'sliding_attention'] }), ['layer_types']],
