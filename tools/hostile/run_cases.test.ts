@@ -30,4 +30,32 @@ describe('hostile-input runner', () => {
     expect(summary.counts.typed).toBeGreaterThan(0);
     expect(summary.counts.accepted).toBeGreaterThan(0);
   });
+
+  // The configs area's first cases are GPT-2 config.json files; these add the other paths: another family, the
+  // whole file, rope settings and --from-scratch options through createCausalLM.
+  it('area configs: a handful of cases beyond GPT-2 end as typed errors or load and run', async () => {
+    const area = AREAS.find((candidate) => candidate.name === 'configs');
+    if (area === undefined) throw new Error('no configs area');
+    const wanted = [
+      'qwen3: valid control',
+      'mistral: num_hidden_layers 1e6',
+      'llama: rope_scaling yarn beta_fast -1',
+      'config.json truncated in half',
+      'from scratch: llama options, valid',
+      'from scratch: qwen2 numLayers 1000000',
+    ];
+    const names = area.cases(20261206).map((hostileCase) => hostileCase.name);
+    const indices = wanted.map((name) => names.indexOf(name)).sort((a, b) => a - b);
+    expect(indices).not.toContain(-1);
+    const summary = await runArea(area, { seed: 20261206, indices, timeoutMs: 60_000, maxOldSpaceMb: 1024 });
+    const outcomes = Object.fromEntries(summary.results.map((result) => [result.name, result.outcome]));
+    expect(outcomes).toEqual({
+      'qwen3: valid control': 'accepted',
+      'mistral: num_hidden_layers 1e6': 'typed',
+      'llama: rope_scaling yarn beta_fast -1': 'typed',
+      'config.json truncated in half': 'typed',
+      'from scratch: llama options, valid': 'accepted',
+      'from scratch: qwen2 numLayers 1000000': 'typed',
+    });
+  });
 });

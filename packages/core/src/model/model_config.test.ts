@@ -95,6 +95,9 @@ describe('parseHfConfig: rotary settings', () => {
     ['partial rotary', { rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.5 } }, ['partial_rotary_factor']],
     ['per-layer rope_parameters', { rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 1e4 } } }, ['per-layer']],
     ['rope_parameters not an object', { rope_parameters: 'linear' }, ['rope_parameters must be an object']],
+    // Found by the hostile-input suite (configs area): a negative beta gave NaN logits, silently.
+    ['yarn beta_fast -1', { rope_parameters: { rope_type: 'yarn', rope_theta: 1e4, factor: 2, beta_fast: -1 } }, ['rope_parameters.beta_fast must not be negative']],
+    ['yarn beta_slow -1', { rope_parameters: { rope_type: 'yarn', rope_theta: 1e4, factor: 2, beta_slow: -1 } }, ['rope_parameters.beta_slow must not be negative']],
     ['original_max_position_embeddings in two places, different', { original_max_position_embeddings: 32, rope_parameters: { rope_type: 'yarn', factor: 2, rope_theta: 1e4, original_max_position_embeddings: 16 } }, ['original_max_position_embeddings']],
   ])('refuses %s', (_name, overrides, keys) => {
     configError(llama(overrides), ...keys);
@@ -122,6 +125,10 @@ describe('parseHfConfig: hostile values are ConfigErrors naming config.json and 
     ['gelu in a Llama', llama({ hidden_act: 'gelu' }), ['hidden_act']],
     ['heads not a multiple of kv heads', llama({ num_key_value_heads: 3 }), ['num_key_value_heads']],
     ['odd head_dim', llama({ head_dim: 7 }), ['head_dim']],
+    // Found by the hostile-input suite: a derived head_dim of 0 gave an untyped tfjs reshape error, and 1e6 heads of
+    // an explicit head_dim a forward pass of minutes.
+    ['more heads than hidden units', llama({ num_attention_heads: 1e6, num_key_value_heads: 1 }), ['num_attention_heads (1000000) is more than hidden_size (32): head_dim would be 0']],
+    ['more heads than hidden units, explicit head_dim', llama({ model_type: 'qwen3', num_attention_heads: 1e6, num_key_value_heads: 1, head_dim: 4 }), ['num_attention_heads (1000000) is more than hidden_size (32)']],
     ['a Qwen sliding window', llama({ model_type: 'qwen2', use_sliding_window: true }), ['use_sliding_window']],
     ['n_embd not divisible by n_head', gpt2({ n_embd: 30 }), ['n_embd']],
     ['sliding-attention layers', llama({ model_type: 'qwen3', layer_types: ['full_attention', 'sliding_attention'] }), ['layer_types']],
@@ -138,6 +145,15 @@ describe('parseHfConfig: hostile values are ConfigErrors naming config.json and 
     configError(gpt2({ n_layer: 1e9 }), 'n_layer', 'parameters', 'memory');
     configError(llama({ num_hidden_layers: 1e9 }), 'num_hidden_layers');
     configError(llama({ vocab_size: 1e12, hidden_size: 4096 }), 'vocab_size');
+  });
+
+  it('refuses 1e6 tiny layers (weights that fit in memory, ten million tfjs variables) at once, naming the key', () => {
+    // Found by the hostile-input suite: loadCausalLM built 1e6 layers of specs before noticing missing tensors,
+    // and createCausalLM (--from-scratch) allocated for minutes.
+    configError(gpt2({ n_embd: 8, n_head: 2, vocab_size: 32, n_layer: 1e6 }), 'n_layer: 1000000 layers is more than the 1024');
+    configError(llama({ num_hidden_layers: 100_000 }), 'num_hidden_layers: 100000 layers');
+    expect(() => resolveModelConfig({ modelType: 'qwen2', vocabSize: 32, hiddenSize: 8, numLayers: 1e6, numHeads: 2 })).toThrow(/numLayers \(config.json num_hidden_layers: 1000000 layers/);
+    expect(parseHfConfig(llama({ num_hidden_layers: 1024, hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 8 })).numLayers).toBe(1024);
   });
 
   it('refuses oversized models made from options (--from-scratch) with a ConfigError', () => {

@@ -214,7 +214,10 @@ export function parseHfConfig(json: unknown, source = 'config.json'): ModelConfi
     if (numHeads % numKeyValueHeads !== 0) {
       problems.push(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKeyValueHeads})`);
     }
-    if (headDim % 2 !== 0) problems.push(`head_dim (${headDim}) must be even for rotary embeddings`);
+    // No published model has more heads than hidden units; with head_dim derived it would be 0, and with an explicit
+    // one the attention of 1e6 tiny heads runs for minutes.
+    if (numHeads > hiddenSize) problems.push(`num_attention_heads (${numHeads}) is more than hidden_size (${hiddenSize})${read.has('head_dim') ? '' : ': head_dim would be 0'}`);
+    else if (headDim % 2 !== 0) problems.push(`head_dim (${headDim}) must be even for rotary embeddings`);
     // Qwen2 always has q/k/v biases and never an o_proj bias; Llama and Qwen3 put `attention_bias` on all four.
     const attentionBiasKey = type === 'mistral' || type === 'qwen2' ? null : read.boolean('attention_bias', false);
     const mlpBias = type === 'llama' ? read.boolean('mlp_bias', false) : false;

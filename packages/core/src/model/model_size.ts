@@ -75,6 +75,13 @@ export function estimateModelSize(config: ModelSizeInputs): ModelSizeEstimate {
   };
 }
 
+/**
+ * Most layers a model may have. Published models have at most a few hundred; each layer costs a dozen or more tfjs
+ * variables of bookkeeping, so `n_layer: 1e6` of tiny layers would build ten million of them for minutes even
+ * though its weights fit in memory.
+ */
+export const MAX_LAYERS = 1024;
+
 /** Most elements one tensor may hold: tfjs backs tensors with typed arrays indexed by 32-bit integers. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
 
@@ -89,6 +96,10 @@ function gigabytes(bytes: number): string {
 export function modelSizeProblems(config: ModelSizeInputs, memoryBytes: number = os.totalmem()): string[] {
   const estimate = estimateModelSize(config);
   const problems: string[] = [];
+  if (config.numLayers > MAX_LAYERS) {
+    const layerKey = config.family === 'gpt2' ? 'n_layer' : 'num_hidden_layers';
+    problems.push(`${layerKey}: ${config.numLayers} layers is more than the ${MAX_LAYERS} this library supports`);
+  }
   if (!Number.isFinite(estimate.weightBytes) || estimate.weightBytes > memoryBytes) {
     problems.push(
       `${estimate.dominantKey}: the model would have ${estimate.parameterCount.toExponential(3)} parameters, ` +

@@ -189,6 +189,10 @@ export function parseRopeConfig(hf: Readonly<Record<string, unknown>>, context: 
       // `beta_fast or 32`: transformers treats 0 like absent.
       const betaFast = number('beta_fast', { required: false, fallback: 32 }) || 32;
       const betaSlow = number('beta_slow', { required: false, fallback: 1 }) || 1;
+      // A negative rotation count puts the log of a negative number into the correction range: NaN logits.
+      for (const [key, value] of [['beta_fast', betaFast], ['beta_slow', betaSlow]] as const) {
+        if (value < 0) problems.push(`${nameSource}.${key} must not be negative, got ${value}`);
+      }
       const truncate = merged['truncate'] ?? true;
       if (typeof truncate !== 'boolean') problems.push(`${nameSource}.truncate must be true or false, got ${JSON.stringify(truncate)}`);
       if (theta === 1) problems.push(`rope_theta must not be 1 for rope type "yarn"`);
