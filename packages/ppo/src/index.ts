@@ -26,6 +26,14 @@ export type { ValueLossInputs, ValueLossOptions, ValueLossMetrics, ValueLossResu
 export { entropyFromLogits } from './losses/entropy';
 export { maskedMean, aggregateMasked } from './losses/masked_mean';
 export type { LossAggregation } from './losses/masked_mean';
+export { GRPOTrainer } from './trainer/grpo_trainer';
+export type { GRPOTrainerInputs, GrpoMetrics } from './trainer/grpo_trainer';
+export { resolveGrpoConfig, ADVANTAGE_ESTIMATORS } from './trainer/grpo_config';
+export type { GrpoOptions, GrpoConfig, AdvantageEstimator } from './trainer/grpo_config';
+export { sampleGroups } from './trainer/group_rollout';
+export type { GroupRollout, GroupSamplingOptions } from './trainer/group_rollout';
+export { exactAnswerReward, regexFormatReward, combineRewards, scoreRewardFunctions } from './rewards/reward_functions';
+export type { RewardFunction, NamedRewardFunction, ExactAnswerOptions } from './rewards/reward_functions';
 export { PPOTrainer } from './trainer/ppo_trainer';
 export type { PPOTrainerInputs, ReferencePolicy, PpoMetrics } from './trainer/ppo_trainer';
 export { resolvePpoConfig } from './trainer/ppo_config';

@@ -16,8 +16,8 @@ export interface GrpoLossInputs {
   readonly oldPerTokenLogps: tf.Tensor2D;
   /** Reference log-probs; required when beta > 0. [B, T] */
   readonly refPerTokenLogps?: tf.Tensor2D;
-  /** One advantage per completion. [B] */
-  readonly advantages: tf.Tensor1D;
+  /** One advantage per completion [B]; or per token [B, T] (REINFORCE++, token level only). */
+  readonly advantages: tf.Tensor1D | tf.Tensor2D;
   /** 1 on completion tokens that count (truncated completions may be masked out entirely). [B, T] */
   readonly mask: tf.Tensor2D;
 }
@@ -96,7 +96,10 @@ export function grpoLoss(inputs: GrpoLossInputs, options: GrpoLossOptions): Grpo
       throw new ShapeError(`grpoLoss: ${name} ${shapeText(tensor)} differs from perTokenLogps ${shapeText(perTokenLogps)}`);
     }
   }
-  if (advantages.rank !== 1 || advantages.shape[0] !== rows) throw new ShapeError(`grpoLoss: advantages ${shapeText(advantages)} must be [${rows}] (one per row of perTokenLogps ${shapeText(perTokenLogps)})`);
+  const perTokenAdvantages = advantages.rank === 2 && tf.util.arraysEqual(advantages.shape, perTokenLogps.shape);
+  if (!((advantages.rank === 1 && advantages.shape[0] === rows) || (perTokenAdvantages && importanceSamplingLevel === 'token'))) {
+    throw new ShapeError(`grpoLoss: advantages ${shapeText(advantages)} must be [${rows}] (one per row of perTokenLogps ${shapeText(perTokenLogps)}), or [B, T] like it with importanceSamplingLevel 'token'`);
+  }
 
   const numbers: Record<string, number> = {};
   const loss = tf.tidy(() => {
@@ -109,7 +112,7 @@ export function grpoLoss(inputs: GrpoLossInputs, options: GrpoLossOptions): Grpo
     const ratio = tf.exp(logWeights); // [B, T] or [B, 1]
     const clippedRatio = tf.clipByValue(ratio, 1 - epsilonLow, 1 + epsilonHigh);
     const mainRatio = delta === undefined ? ratio : tf.minimum(ratio, delta);
-    const advantageColumn = tf.reshape(advantages, [rows, 1]); // [B, 1]
+    const advantageColumn = perTokenAdvantages ? advantages : tf.reshape(advantages, [rows, 1]); // [B, T] or [B, 1]
     const surrogate = tf.neg(tf.minimum(tf.mul(mainRatio, advantageColumn), tf.mul(clippedRatio, advantageColumn)));
     let perToken = tf.mul(surrogate, tf.onesLike(weights)); // [B, T] (a sequence-level loss broadcast over its tokens)
     const batchMean = (values: tf.Tensor): number =>

@@ -15,13 +15,9 @@ import { createPolicyHeadCritic, criticParameters, criticValues, type Critic } f
 import { diagnose, type DiagnosticSample } from './diagnostics';
 import { resolvePpoConfig, type PpoConfig, type PpoOptions } from './ppo_config';
 import type { RewardFn } from './reward_fn';
-import { policyLogProbsAndValues, responseLogProbs, responsePositions, scoreLogProbs, type RolloutTensors } from './rollout';
+import { decodeCompletions, policyLogProbsAndValues, referenceLogProbs, responseLogProbs, responsePositions, type ReferencePolicy, type RolloutTensors } from './rollout';
 
-/** The KL reference: a frozen copy of the model, or the policy itself with its LoRA adapters switched off. */
-export type ReferencePolicy =
-  | { readonly kind: 'frozen'; readonly model: CausalLM }
-  /** Pass `(fn) => withAdaptersDisabled(policy, fn)` from `@rlhfjs/lora`. */
-  | { readonly kind: 'adapters-disabled'; readonly withAdaptersDisabled: <T>(fn: () => T) => T };
+export type { ReferencePolicy } from './rollout';
 
 export interface PPOTrainerInputs {
   readonly policy: CausalLM;
@@ -98,7 +94,7 @@ export class PPOTrainer {
     });
     const generationSeconds = (performance.now() - generationStart) / 1000;
     const scoringStart = performance.now();
-    const completions = output.completionIds.map((ids, row) => inputs.tokenizer.decode(ids.filter((_, position) => output.completionMask[row]?.[position] === 1), { skipSpecialTokens: true }));
+    const completions = decodeCompletions(inputs.tokenizer, output.completionIds, output.completionMask);
     const scores = await inputs.rewardFn(batchPrompts, completions);
     const scoringSeconds = (performance.now() - scoringStart) / 1000;
 
@@ -113,8 +109,7 @@ export class PPOTrainer {
     const owned: tf.Tensor[] = [rollout.sequences, rollout.attentionMask, rollout.responseMask];
     const metrics: PpoMetrics = {};
     try {
-      const reference = inputs.reference;
-      const refLogprobs = reference.kind === 'frozen' ? scoreLogProbs(reference.model, rollout, config.temperature) : reference.withAdaptersDisabled(() => scoreLogProbs(inputs.policy, rollout, config.temperature));
+      const refLogprobs = referenceLogProbs(inputs.reference, inputs.policy, rollout, config.temperature);
       const { logprobs: oldLogprobs, values: oldValues } = policyLogProbsAndValues(inputs.policy, this.critic, rollout, config.temperature);
       const scoreTensor = tf.tensor1d(scores);
       owned.push(refLogprobs, oldLogprobs, oldValues, scoreTensor);
@@ -228,7 +223,7 @@ export class PPOTrainer {
     const output = generate(this.inputs.policy, tokenizer.encodeBatch(prompts, { paddingSide: 'left' }), {
       maxNewTokens: this.config.maxNewTokens, doSample: sampling.doSample ?? false, seed: sampling.seed ?? 0, temperature: this.config.temperature, padTokenId: tokenizer.padTokenId, ...(eos === null ? {} : { stopTokenIds: [eos] }),
     });
-    const completions = output.completionIds.map((ids, row) => tokenizer.decode(ids.filter((_, position) => output.completionMask[row]?.[position] === 1), { skipSpecialTokens: true }));
+    const completions = decodeCompletions(tokenizer, output.completionIds, output.completionMask);
     const scores = await this.inputs.rewardFn([...prompts], completions);
     return scores.reduce((a, b) => a + b, 0) / scores.length;
   }

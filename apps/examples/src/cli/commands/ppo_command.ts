@@ -42,7 +42,7 @@ export const PPO_OPTIONS: readonly OptionSpec[] = [
   CONFIG_OPTION,
 ];
 
-async function loadRewardFn(source: string, policyTokenizerDir: string): Promise<{ rewardFn: RewardFn; model: RewardModel | null }> {
+export async function loadRewardFn(source: string, policyTokenizerDir: string): Promise<{ rewardFn: RewardFn; model: RewardModel | null }> {
   if (source === 'gold') return { rewardFn: async (prompts, completions) => Float32Array.from(prompts.map((prompt, i) => goldScore(prompt, completions[i] as string))), model: null };
   const model = await loadRewardModel(source);
   let tokenizer;
