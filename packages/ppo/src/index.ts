@@ -25,7 +25,7 @@ export { valueLoss } from './losses/value_loss';
 export type { ValueLossInputs, ValueLossOptions, ValueLossMetrics, ValueLossResult } from './losses/value_loss';
 export { entropyFromLogits } from './losses/entropy';
 export { maskedMean, aggregateMasked } from './losses/masked_mean';
-export type { LossAggregation } from './losses/masked_mean';
+export type { LossAggregation, LossCounts } from './losses/masked_mean';
 export { GRPOTrainer } from './trainer/grpo_trainer';
 export type { GRPOTrainerInputs, GrpoMetrics } from './trainer/grpo_trainer';
 export { resolveGrpoConfig, ADVANTAGE_ESTIMATORS } from './trainer/grpo_config';

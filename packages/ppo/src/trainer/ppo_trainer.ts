@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import {
-  AdamW, CheckpointError, createRng, generate, IdentityReducer, readSafetensors, replaceDirectoryAtomic, shuffleIndices, trainStep, writeSafetensors,
+  AdamW, CheckpointError, createRng, generate, IdentityReducer, maskCounts, readSafetensors, replaceDirectoryAtomic, shuffleIndices, trainStep, writeSafetensors,
   type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
 } from '@rlhfjs/core';
 import { computeGae } from '../advantages/gae';
 import { maskedWhiten } from '../advantages/whiten';
 import { AdaptiveKLController, FixedKLController, type KlController, type KlControllerState } from '../kl/kl_controller';
+import type { LossCounts } from '../losses/masked_mean';
 import { policyLoss } from '../losses/policy_loss';
 import { valueLoss } from '../losses/value_loss';
 import { computePerTokenRewards } from '../rewards/per_token_rewards';
@@ -83,8 +84,10 @@ export class PPOTrainer {
   /** One PPO iteration: rollouts → rewards → GAE → `ppoEpochs` of minibatch updates → KL controller. */
   async step(): Promise<PpoMetrics> {
     const { config, inputs } = this;
-    const batchPrompts = shuffleIndices(inputs.prompts.length, this.rng).slice(0, config.batchSize).map((index) => inputs.prompts[index % inputs.prompts.length] as string);
-    while (batchPrompts.length < config.batchSize) batchPrompts.push(inputs.prompts[this.rng.nextInt(inputs.prompts.length)] as string);
+    // One shuffled order shared by every rank (same seed, same stream); rank r takes its own slice of it, so the ranks'
+    // prompts are disjoint (while the order has enough prompts) and 1 rank holds the first batchSize of them.
+    const order = shuffleIndices(inputs.prompts.length, this.rng);
+    const batchPrompts = Array.from({ length: config.batchSize }, (_, j) => inputs.prompts[order[(this.reducer.rank * config.batchSize + j) % order.length] as number] as string);
     const generationStart = performance.now();
     const encoded = inputs.tokenizer.encodeBatch(batchPrompts, { paddingSide: 'left' });
     const eos = inputs.tokenizer.eosTokenId;
@@ -144,8 +147,10 @@ export class PPOTrainer {
           const mini = tf.tidy(() => ({ sequences: take(rollout.sequences), attentionMask: take(rollout.attentionMask), responseMask: take(rollout.responseMask), oldLogprobs: take(oldLogprobs), oldValues: take(oldValues), advantages: take(advantages), returns: take(gae.returns) }));
           indices.dispose();
           try {
+            const local = maskCounts(mini.responseMask);
+            const [globalTokenCount] = (await this.reducer.allReduceSum([local.tokens])) as [number];
             const result = await trainStep({
-              lossFns: [() => this.miniBatchLoss({ ...rollout, ...mini }, mini)],
+              lossFns: [() => this.miniBatchLoss({ ...rollout, ...mini }, mini, { globalTokenCount, worldSize: this.reducer.worldSize })],
               parameters: this.parameters, optimizer: this.optimizer, learningRate: config.learningRate, reducer: this.reducer, maxGradNorm: config.maxGradNorm, step: this.iteration,
             });
             for (const [name, value] of Object.entries(result.metrics)) sums[name] = (sums[name] ?? 0) + value;
@@ -156,7 +161,12 @@ export class PPOTrainer {
             tf.dispose(Object.values(mini));
           }
         }
-        if (config.targetKl !== null && epochApproxKl / epochUpdates > 1.5 * config.targetKl) {
+        // The stop decision steers control flow, so it is taken on the mean over ALL ranks: every rank leaves the
+        // epoch loop at the same epoch and the next collectives pair up.
+        const [klSumAllRanks, updatesAllRanks] = (await this.reducer.allReduceSum([epochApproxKl, epochUpdates])) as [number, number];
+        const globalApproxKl = klSumAllRanks / updatesAllRanks;
+        Object.assign(metrics, { 'policy/local_approxkl_last_epoch': epochApproxKl / epochUpdates, 'policy/approxkl_last_epoch': globalApproxKl });
+        if (config.targetKl !== null && globalApproxKl > 1.5 * config.targetKl) {
           metrics['policy/early_stop_epoch'] = epoch;
           break;
         }
@@ -181,14 +191,14 @@ export class PPOTrainer {
   }
 
   /** Policy loss + vfCoef · value loss (+ ptxCoef · SFT loss) of one minibatch, inside trainStep's gradient tape. */
-  private miniBatchLoss(rollout: RolloutTensors, data: { oldLogprobs: tf.Tensor2D; oldValues: tf.Tensor2D; advantages: tf.Tensor2D; returns: tf.Tensor2D }): LossResult {
+  private miniBatchLoss(rollout: RolloutTensors, data: { oldLogprobs: tf.Tensor2D; oldValues: tf.Tensor2D; advantages: tf.Tensor2D; returns: tf.Tensor2D }, counts: LossCounts): LossResult {
     const { config, inputs } = this;
     const { logits, hiddenStates } = inputs.policy.forward({ inputIds: rollout.sequences, attentionMask: rollout.attentionMask, logits: 'all' });
     const logprobs = responseLogProbs(logits as tf.Tensor3D, rollout, config.temperature); // [b, N]
     const responseLogits = tf.div(responsePositions(logits as tf.Tensor3D, rollout), config.temperature) as tf.Tensor3D; // [b, N, V]
     const values = responsePositions(criticValues(this.critic, rollout.sequences, rollout.attentionMask, hiddenStates), rollout); // [b, N]
-    const policy = policyLoss({ logprobs, oldLogprobs: data.oldLogprobs, advantages: data.advantages, mask: rollout.responseMask, logits: responseLogits }, { clipRange: config.clipRange });
-    const value = valueLoss({ values, oldValues: data.oldValues, returns: data.returns, mask: rollout.responseMask }, { clipRangeValue: config.clipRangeValue });
+    const policy = policyLoss({ logprobs, oldLogprobs: data.oldLogprobs, advantages: data.advantages, mask: rollout.responseMask, logits: responseLogits }, { clipRange: config.clipRange, counts });
+    const value = valueLoss({ values, oldValues: data.oldValues, returns: data.returns, mask: rollout.responseMask }, { clipRangeValue: config.clipRangeValue, counts });
     let loss = tf.add(policy.loss, tf.mul(value.loss, config.vfCoef)) as tf.Scalar;
     const metrics: Record<string, number> = {
       'policy/approxkl_avg': policy.metrics.approxKl, 'policy/clipfrac_avg': policy.metrics.clipFrac, 'policy/entropy_avg': policy.metrics.entropy ?? 0,
