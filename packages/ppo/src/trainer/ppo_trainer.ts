@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'fs';
-import * as path from 'path';
 import {
-  AdamW, CheckpointError, createRng, generate, IdentityReducer, maskCounts, readSafetensors, replaceDirectoryAtomic, shuffleIndices, trainStep, writeSafetensors,
+  AdamW, CheckpointError, createRng, generate, IdentityReducer, loadTrainerCheckpoint, maskCounts, saveTrainerCheckpoint, shuffleIndices, trainStep,
   type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
 } from '@rlhfjs/core';
 import { computeGae } from '../advantages/gae';
@@ -238,42 +236,26 @@ export class PPOTrainer {
     return scores.reduce((a, b) => a + b, 0) / scores.length;
   }
 
-  /** Writes policy and critic parameters, optimizer state, KL controller and RNG state to `directory` atomically. */
-  async saveCheckpoint(directory: string): Promise<void> {
-    const values = new Map([...this.parameters].map(([name, variable]) => [name, { data: variable.dataSync() as Float32Array, shape: [...variable.shape] }]));
-    const optimizerState = this.optimizer.stateDict();
-    const state: PpoCheckpointState = { iteration: this.iteration, rng: this.rng.getState(), klController: this.klController.state(), previous: this.previous, history: this.history };
-    await replaceDirectoryAtomic(directory, async (temporary) => {
-      await writeSafetensors(path.join(temporary, 'parameters.safetensors'), values);
-      await writeSafetensors(path.join(temporary, 'optimizer.safetensors'), optimizerState.tensors, { metadata: { step: String(optimizerState.step) } });
-      await fs.writeFile(path.join(temporary, 'ppo_state.json'), `${JSON.stringify(state, null, 2)}\n`);
-    });
+  /**
+   * Writes `outputDir/checkpoint-<iteration>/` through core's `saveTrainerCheckpoint` (atomic; keeps the newest
+   * `keep`): policy and critic parameters (`policy.*`, `critic.*`), optimizer state, and in `trainer_state.json` the
+   * RNG, KL controller, diagnostics state and metrics history. Returns the directory.
+   */
+  async saveCheckpoint(outputDir: string, keep = 2): Promise<string> {
+    const extra: PpoCheckpointState = { rng: this.rng.getState(), klController: this.klController.state(), previous: this.previous, history: this.history };
+    return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
   }
 
-  /** Restores everything `saveCheckpoint` wrote; the next `step()` continues exactly where the saved run was. */
+  /** Restores a `saveCheckpoint` directory; the next `step()` continues exactly where the saved run was. */
   async resumeFrom(directory: string): Promise<void> {
-    let state: PpoCheckpointState;
-    try {
-      state = JSON.parse(await fs.readFile(path.join(directory, 'ppo_state.json'), 'utf8')) as PpoCheckpointState;
-    } catch (error) {
-      throw new CheckpointError(`PPOTrainer.resumeFrom: ${directory}/ppo_state.json cannot be read: ${(error as Error).message}`, { cause: error });
-    }
-    const saved = (await readSafetensors(path.join(directory, 'parameters.safetensors'))).tensors;
-    for (const [name, variable] of this.parameters) {
-      const entry = saved.get(name);
-      if (entry === undefined || !tf.util.arraysEqual([...entry.shape], variable.shape)) throw new CheckpointError(`PPOTrainer.resumeFrom: ${directory} has no parameter "${name}" of shape [${variable.shape}]`);
-    }
-    const optimizerFile = await readSafetensors(path.join(directory, 'optimizer.safetensors'));
-    this.optimizer.loadStateDict({ step: Number(optimizerFile.metadata['step'] ?? 0), tensors: new Map([...optimizerFile.tensors].map(([name, entry]) => [name, { data: entry.data as Float32Array, shape: [...entry.shape] }])) }, this.parameters);
-    for (const [name, variable] of this.parameters) {
-      const entry = saved.get(name);
-      if (entry !== undefined) tf.tidy(() => variable.assign(tf.tensor(Float32Array.from(entry.data as ArrayLike<number>), [...entry.shape])));
-    }
-    this.klController.load(state.klController);
-    this.rng = createRng(state.rng);
-    this.iteration = state.iteration;
-    this.previous = state.previous;
-    this.history.splice(0, this.history.length, ...state.history);
+    const state = await loadTrainerCheckpoint(directory, this.parameters, this.optimizer);
+    const extra = state.extra as PpoCheckpointState | undefined;
+    if (extra === undefined || extra.rng === undefined || extra.klController === undefined) throw new CheckpointError(`PPOTrainer.resumeFrom: ${directory}/trainer_state.json holds no PPO state (rng, klController)`);
+    this.klController.load(extra.klController);
+    this.rng = createRng(extra.rng);
+    this.iteration = state.step;
+    this.previous = extra.previous;
+    this.history.splice(0, this.history.length, ...extra.history);
   }
 
   dispose(): void {
@@ -283,7 +265,6 @@ export class PPOTrainer {
 }
 
 interface PpoCheckpointState {
-  iteration: number;
   rng: RngState;
   klController: KlControllerState;
   previous: DiagnosticSample | null;

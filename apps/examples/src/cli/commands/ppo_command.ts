@@ -1,4 +1,3 @@
-import * as path from 'path';
 import { loadTokenizer, type CausalLM } from '@rlhfjs/core';
 import { withAdaptersDisabled } from '@rlhfjs/lora';
 import { KL_ESTIMATORS, PPOTrainer, type KlEstimator, type ReferencePolicy, type RewardFn } from '@rlhfjs/ppo';
@@ -118,7 +117,7 @@ export async function runPpo(options: OptionValues, write: (text: string) => voi
           const done = trainer.completedIterations;
           if (reducer.rank !== 0) continue;
           log(`ppo ${done}/${total} score=${(metrics['objective/scores'] ?? Number.NaN).toFixed(4)} kl=${(metrics['objective/kl'] ?? Number.NaN).toFixed(4)} policy_loss=${(metrics['loss/policy_avg'] ?? Number.NaN).toFixed(4)}\n`);
-          if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(path.join(output, `checkpoint-${done}`));
+          if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(output, Number.MAX_SAFE_INTEGER); // output/checkpoint-<done>
         }
         const evalScore = evalPrompts === undefined ? null : await trainer.evaluate();
         if (reducer.rank !== 0) return;
