@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { generate, type CausalLM, type Tokenizer } from '@rlhfjs/core';
 import { decodeCompletions, type RolloutTensors } from './rollout';
 
-/** G completions for each of a rank's prompts, as one batch of rows (group after group). */
+/** One sampled completion per row (for GRPO: G rows per prompt, group after group), padded to common lengths. */
 export interface GroupRollout {
-  /** Row r is a completion of prompt `prompts[r]` (each prompt repeated G times). */
+  /** Row r is a completion of prompt `prompts[r]`. */
   readonly prompts: string[];
   readonly completions: string[];
   /** Whether each row stopped at EOS (false: truncated at the length limit). */
@@ -34,21 +34,43 @@ export interface GroupSamplingOptions {
  * depend on which rank or batch it lands in: N ranks × B prompts sample exactly what 1 rank × N·B does.
  */
 export function sampleGroups(policy: CausalLM, tokenizer: Tokenizer, prompts: readonly string[], options: GroupSamplingOptions): GroupRollout {
+  const rows = prompts.flatMap((prompt) => Array.from({ length: options.numGenerations }, () => prompt));
+  return sampleChunks(policy, tokenizer, rows, { ...options, chunkSize: options.numGenerations, firstChunk: options.firstGroup });
+}
+
+export interface ChunkSamplingOptions {
+  /** Rows generated together (one `generate` call, one seed); the last chunk may be shorter. */
+  readonly chunkSize: number;
+  readonly maxNewTokens: number;
+  readonly temperature: number;
+  /** Seed of chunk `c` (its global index over all ranks). */
+  readonly seedOf: (chunk: number) => number;
+  /** Global index of the first chunk of these rows. */
+  readonly firstChunk: number;
+}
+
+/**
+ * Samples one completion per row, `chunkSize` rows per `generate` call with the seed of the chunk's global index,
+ * then left-pads the prompts and right-pads the completions of all chunks to common lengths. The rollout of a row
+ * depends only on its chunk, not on the rank or on the other chunks.
+ */
+export function sampleChunks(policy: CausalLM, tokenizer: Tokenizer, rows: readonly string[], options: ChunkSamplingOptions): GroupRollout {
   const eos = tokenizer.eosTokenId;
-  const groups = prompts.map((prompt, index) => {
-    const repeated = Array.from({ length: options.numGenerations }, () => prompt);
-    const output = generate(policy, tokenizer.encodeBatch(repeated, { paddingSide: 'left' }), {
-      maxNewTokens: options.maxNewTokens, doSample: true, temperature: options.temperature, seed: options.seedOf(options.firstGroup + index),
+  const chunks: Array<{ chunkRows: string[]; output: ReturnType<typeof generate> }> = [];
+  for (let start = 0, chunk = options.firstChunk; start < rows.length; start += options.chunkSize, chunk += 1) {
+    const chunkRows = rows.slice(start, start + options.chunkSize);
+    const output = generate(policy, tokenizer.encodeBatch(chunkRows, { paddingSide: 'left' }), {
+      maxNewTokens: options.maxNewTokens, doSample: true, temperature: options.temperature, seed: options.seedOf(chunk),
       padTokenId: tokenizer.padTokenId, ...(eos === null ? {} : { stopTokenIds: [eos] }),
     });
-    return { repeated, output };
-  });
-  const promptLength = Math.max(...groups.map(({ output }) => output.promptLength));
-  const responseLength = Math.max(...groups.map(({ output }) => output.completionIds[0]?.length ?? 0));
+    chunks.push({ chunkRows, output });
+  }
+  const promptLength = Math.max(...chunks.map(({ output }) => output.promptLength));
+  const responseLength = Math.max(...chunks.map(({ output }) => output.completionIds[0]?.length ?? 0));
   const pad = tokenizer.padTokenId;
   const rollout: GroupRollout = { prompts: [], completions: [], finished: [], lengths: [], sequences: [], attentionMask: [], completionMask: [], promptLength, responseLength };
-  for (const { repeated, output } of groups) {
-    rollout.prompts.push(...repeated);
+  for (const { chunkRows, output } of chunks) {
+    rollout.prompts.push(...chunkRows);
     rollout.completions.push(...decodeCompletions(tokenizer, output.completionIds, output.completionMask));
     rollout.finished.push(...output.finished);
     output.sequences.forEach((row, r) => {

@@ -10,6 +10,7 @@ import type { LossCounts } from '../losses/masked_mean';
 import { policyLoss } from '../losses/policy_loss';
 import { valueLoss } from '../losses/value_loss';
 import { computePerTokenRewards } from '../rewards/per_token_rewards';
+import { sampleChunks } from './group_rollout';
 import { createPolicyHeadCritic, criticParameters, criticValues, type Critic } from '../value/value_head';
 import { diagnose, type DiagnosticSample } from './diagnostics';
 import { resolvePpoConfig, type PpoConfig, type PpoOptions } from './ppo_config';
@@ -87,16 +88,16 @@ export class PPOTrainer {
     const order = shuffleIndices(inputs.prompts.length, this.rng);
     const batchPrompts = Array.from({ length: config.batchSize }, (_, j) => inputs.prompts[order[(this.reducer.rank * config.batchSize + j) % order.length] as number] as string);
     const generationStart = performance.now();
-    const encoded = inputs.tokenizer.encodeBatch(batchPrompts, { paddingSide: 'left' });
-    const eos = inputs.tokenizer.eosTokenId;
-    const output = generate(inputs.policy, encoded, {
-      maxNewTokens: config.maxNewTokens, doSample: true, temperature: config.temperature, seed: config.seed * 1000003 + this.iteration * 7919 + this.reducer.rank,
-      padTokenId: inputs.tokenizer.padTokenId, ...(eos === null ? {} : { stopTokenIds: [eos] }),
+    // Chunks of `generationChunkSize` prompts, each sampled with the seed of its global index (rank r's first chunk is
+    // r · batchSize / chunk): the same prompts sample the same completions however the global batch is split.
+    const chunk = config.generationChunkSize ?? config.batchSize;
+    const output = sampleChunks(inputs.policy, inputs.tokenizer, batchPrompts, {
+      chunkSize: chunk, maxNewTokens: config.maxNewTokens, temperature: config.temperature, firstChunk: (this.reducer.rank * config.batchSize) / chunk,
+      seedOf: (index) => config.seed * 1000003 + this.iteration * 7919 + index,
     });
     const generationSeconds = (performance.now() - generationStart) / 1000;
     const scoringStart = performance.now();
-    const completions = decodeCompletions(inputs.tokenizer, output.completionIds, output.completionMask);
-    const scores = await inputs.rewardFn(batchPrompts, completions);
+    const scores = await inputs.rewardFn(batchPrompts, output.completions);
     const scoringSeconds = (performance.now() - scoringStart) / 1000;
 
     const trainingStart = performance.now();
@@ -105,7 +106,7 @@ export class PPOTrainer {
       attentionMask: tf.tensor2d(output.attentionMask),
       responseMask: tf.tensor2d(output.completionMask),
       promptLength: output.promptLength,
-      responseLength: output.completionIds[0]?.length ?? 0,
+      responseLength: output.responseLength,
     };
     const owned: tf.Tensor[] = [rollout.sequences, rollout.attentionMask, rollout.responseMask];
     const metrics: PpoMetrics = {};

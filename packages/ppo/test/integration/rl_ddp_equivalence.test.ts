@@ -1,6 +1,6 @@
 // Data parallel over real processes on 127.0.0.1 (DistributedReducer over TCP): GRPO on 2 ranks × 2 prompts must
 // train exactly like 1 process × 4 prompts (rewards gathered before group normalisation, groups never split, losses
-// with global counts), and PPO ranks that see very different KL must leave the epoch loop together.
+// with global counts), PPO likewise, and PPO ranks that see very different KL must leave the epoch loop together.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
@@ -79,7 +79,7 @@ describe('critic-free RL and PPO across real processes', () => {
   const GRPO = ['grpo-dapo', 'grpo-batch-scaled', 'reinforce++'] as const;
   let results: Array<Map<string, Result>>;
   beforeAll(async () => {
-    results = await runScenarios(GRPO);
+    results = await runScenarios([...GRPO, 'ppo-equivalence']);
   }, WAIT_MS + 10_000);
 
   it.each(GRPO)('%s: 2 ranks × 2 prompts train exactly like 1 process × 4 prompts', (scenario) => {
@@ -91,6 +91,17 @@ describe('critic-free RL and PPO across real processes', () => {
     expect(replicas).toEqual({ parameters: 0, keyBias: 0 });
     const difference = maxDifference(rank0.parameters as Record<string, number[]>, single.parameters as Record<string, number[]>);
     console.log(`${scenario}: max |θ(2×2) − θ(1×4)| ${difference.parameters} (key bias ${difference.keyBias})`);
+    expect(difference.parameters).toBeLessThan(1e-5);
+    expect(difference.keyBias).toBeLessThan(1e-3);
+  });
+
+  it('PPO: 2 ranks × 2 prompts train exactly like 1 process × 4 prompts (sharded prompts, global whitening, global token counts)', () => {
+    const [rank0, rank1, single] = results.map((byScenario) => byScenario.get('ppo-equivalence') as Result) as [Result, Result, Result];
+    expect(Math.abs((rank0.scores as number) - (single.scores as number))).toBeLessThan(1e-6);
+    expect(Math.abs((rank1.kl as number) - (single.kl as number))).toBeLessThan(1e-6);
+    expect(maxDifference(rank0.parameters as Record<string, number[]>, rank1.parameters as Record<string, number[]>)).toEqual({ parameters: 0, keyBias: 0 });
+    const difference = maxDifference(rank0.parameters as Record<string, number[]>, single.parameters as Record<string, number[]>);
+    console.log(`ppo: max |θ(2×2) − θ(1×4)| ${difference.parameters} (key bias ${difference.keyBias})`);
     expect(difference.parameters).toBeLessThan(1e-5);
     expect(difference.keyBias).toBeLessThan(1e-3);
   });

@@ -67,6 +67,28 @@ async function runPpoEarlyStop(reducer: GradientReducer): Promise<void> {
   reference.dispose();
 }
 
+/**
+ * PPO equivalence: one iteration of 4 prompts (2 per rank), sampled in chunks of 2 with the seed of the chunk's
+ * global index, one minibatch per epoch (the row order inside a minibatch does not change its loss), 2 epochs.
+ * Seed 8 and 40 new tokens make the ranks' response token counts differ (10 + 40 against 40 + 40: two rows stop at
+ * EOS early), so a per-rank token mean instead of the global one fails the comparison (measured |Δθ| 0.04).
+ */
+async function runPpoEquivalence(reducer: GradientReducer): Promise<void> {
+  const policy = tinyModel();
+  const reference = tinyModel();
+  const batchSize = 4 / reducer.worldSize;
+  const trainer = new PPOTrainer(
+    { policy, reference: { kind: 'frozen', model: reference }, rewardFn: async (p, c) => letters(p, c), tokenizer, prompts, reducer },
+    { batchSize, miniBatchSize: batchSize, generationChunkSize: 2, ppoEpochs: 2, learningRate: 1e-2, maxNewTokens: 40, seed: 8, iterations: 1, klCoef: 0.05 },
+  );
+  const metrics = await trainer.step();
+  const head = trainer.critic.head.weight.dataSync();
+  emit({ scenario: 'ppo-equivalence', rank: reducer.rank, scores: metrics['objective/scores'], kl: metrics['objective/kl'], parameters: { ...parameters(policy), 'critic.head': Array.from(head) } });
+  trainer.dispose();
+  policy.dispose();
+  reference.dispose();
+}
+
 async function main(): Promise<void> {
   await tf.setBackend('cpu');
   const single = process.env.SINGLE === '1';
@@ -75,6 +97,7 @@ async function main(): Promise<void> {
   try {
     for (const name of (process.env.SCENARIOS ?? '').split(',')) {
       if (name === 'ppo-early-stop') await runPpoEarlyStop(reducer);
+      else if (name === 'ppo-equivalence') await runPpoEquivalence(reducer);
       else await runGrpo(name, reducer);
     }
   } finally {
