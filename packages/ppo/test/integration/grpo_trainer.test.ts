@@ -73,6 +73,21 @@ describe('GRPOTrainer (tiny GPT-2, cpu)', () => {
     policy.dispose();
   });
 
+  it('maskTruncatedCompletions: completions cut at the length limit do not reach the loss', async () => {
+    const moved: number[] = [];
+    for (const maskTruncatedCompletions of [true, false]) {
+      const { policy, trainer, dispose } = makeTrainer({ maskTruncatedCompletions, maxCompletionLength: 2, iterations: 1 });
+      const before = [...policy.namedParameters()].map(([, variable]) => Array.from(variable.dataSync()));
+      const metrics = await trainer.step();
+      expect(metrics['completions/clipped_ratio']).toBe(1); // 2 tokens: no completion reaches EOS
+      const after = [...policy.namedParameters()].map(([, variable]) => Array.from(variable.dataSync()));
+      moved.push(Math.max(...after.flatMap((values, i) => values.map((value, j) => Math.abs(value - (before[i]?.[j] as number))))));
+      dispose();
+    }
+    expect(moved[0]).toBe(0);
+    expect(moved[1]).toBeGreaterThan(1e-4);
+  });
+
   it('resume equals an uninterrupted run (2 iterations vs 1 + checkpoint + 1)', async () => {
     const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'rlhfjs-grpo-'));
     const options: GrpoOptions = { iterations: 2, numIterations: 2, stepsPerGeneration: 2, batchSize: 2 };
