@@ -167,7 +167,10 @@ export class GRPOTrainer {
           const logprobs = oldLogps ?? scoreLogProbs(this.inputs.policy, all, config.temperature);
           const result = await reinforcePlusPlusAdvantages({ scores, logprobs, refLogprobs: refLogps ?? logprobs, responseMask: all.responseMask }, { klCoef: config.beta, gamma: config.gamma, estimator: config.klEstimator, reducer: this.reducer });
           if (oldLogps === null) logprobs.dispose();
-          tf.dispose([result.returns, result.kl]);
+          const klSums = tf.tidy(() => tf.stack([tf.sum(result.kl), tf.sum(all.responseMask)])); // [2]: KL is already masked
+          const [klSum, tokens] = (await this.reducer.allReduceSum(Array.from(klSums.dataSync()))) as [number, number];
+          tf.dispose([klSums, result.returns, result.kl]);
+          if (config.beta > 0) metrics.kl = klSum / Math.max(tokens, 1); // token mean of the per-token KL of all ranks
           return result.advantages; // [B·G, N]
         } finally {
           scores.dispose();
