@@ -8,6 +8,7 @@ import { GENERATE_OPTIONS, runGenerate } from './commands/generate_command';
 import { DPO_OPTIONS, runDpo } from './commands/dpo_command';
 import { MERGE_ADAPTER_OPTIONS, runMergeAdapter } from './commands/merge_adapter_command';
 import { PPO_OPTIONS, runPpo } from './commands/ppo_command';
+import { GRPO_OPTIONS, runGrpo } from './commands/grpo_command';
 import { QUANTIZE_OPTIONS, runQuantize } from './commands/quantize_command';
 import { REWARD_OPTIONS, runReward } from './commands/reward_command';
 import { runSft, SFT_OPTIONS } from './commands/sft_command';
@@ -86,6 +87,7 @@ export function buildProgram(argv: readonly string[], state: { task: Promise<num
   addCommand(program, 'reward', 'train a reward model on {prompt, chosen, rejected} JSONL', REWARD_OPTIONS, (options, cliIo) => runReward(options, cliIo.stdout), state, argv);
   addCommand(program, 'dpo', 'direct preference optimisation on {prompt, chosen, rejected} JSONL', DPO_OPTIONS, (options, cliIo) => runDpo(options, cliIo.stdout), state, argv);
   addCommand(program, 'ppo', 'PPO against a reward model on {prompt} JSONL', PPO_OPTIONS, (options, cliIo) => runPpo(options, cliIo.stdout, cliIo.stderr), state, argv);
+  addCommand(program, 'grpo', 'GRPO / RLOO / REINFORCE++ against a reward model or the gold scorer on {prompt} JSONL', GRPO_OPTIONS, (options, cliIo) => runGrpo(options, cliIo.stdout, cliIo.stderr), state, argv);
   addCommand(program, 'merge-adapter', 'merge a PEFT LoRA adapter into its base model and save the full model', MERGE_ADAPTER_OPTIONS, (options, cliIo) => runMergeAdapter(options, cliIo.stdout), state, argv);
   addCommand(program, 'quantize', "quantize a model's linear layers to 4 bits in memory and report memory and output drift (NF4/FP4)", QUANTIZE_OPTIONS, (options, cliIo) => runQuantize(options, cliIo.stdout), state, argv);
   addCommand(program, 'generate', 'generate completions for prompts with an HF model directory', GENERATE_OPTIONS, (options, cliIo) => runGenerate(options, cliIo.stdout), state, argv);

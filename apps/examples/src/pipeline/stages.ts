@@ -1,7 +1,8 @@
 import {
   DPOTrainer,
 } from '@rlhfjs/dpo';
-import { PPOTrainer } from '@rlhfjs/ppo';
+import { GRPOTrainer, PPOTrainer, type GrpoOptions } from '@rlhfjs/ppo';
+import { goldScore } from '../task/gold_score';
 import { RewardModel, RewardTrainer, rewardFnFromModel, type PreferenceExample, type RewardFn } from '@rlhfjs/reward';
 import { loadCausalLM, type CausalLM, type LogRecord, type PreferenceRecord, type Tokenizer } from '@rlhfjs/core';
 import type { CurvePoint } from '../report/report_types';
@@ -73,6 +74,35 @@ export async function runPpoStage(
   trainer.dispose();
   reference.dispose();
   return { policy, history, rewardFn };
+}
+
+/**
+ * Stage 3c: GRPO with the gold scorer as a verifiable reward (no reward model), reference = a frozen copy of the SFT
+ * policy so that the k3 KL is both penalised (β) and reported.
+ */
+export async function runGrpoStage(
+  sftDir: string,
+  tokenizer: Tokenizer,
+  prompts: readonly string[],
+  options: { iterations: number; progress: boolean; learningRate?: number; overrides?: GrpoOptions },
+): Promise<{ policy: CausalLM; history: Record<string, unknown>[] }> {
+  const policy = await loadCausalLM(sftDir);
+  const reference = await loadCausalLM(sftDir);
+  for (const variable of reference.namedParameters().values()) variable.trainable = false;
+  const gold = { name: 'gold', fn: (batchPrompts: string[], completions: string[]) => batchPrompts.map((prompt, i) => goldScore(prompt, completions[i] as string)) };
+  const trainer = new GRPOTrainer(
+    { policy, reference: { kind: 'frozen', model: reference }, rewardFunctions: [gold], tokenizer, prompts },
+    { iterations: options.iterations, batchSize: 8, numGenerations: 8, learningRate: options.learningRate ?? 3e-4, beta: 0.04, lossType: 'dapo', maxCompletionLength: 16, seed: 0, ...options.overrides },
+  );
+  const history: Record<string, unknown>[] = [];
+  for (let i = 0; i < options.iterations; i++) {
+    const metrics = await trainer.step();
+    history.push({ step: i + 1, ...metrics });
+    if (options.progress) console.log(`[grpo] iteration ${i + 1}/${options.iterations} reward ${metrics.reward?.toFixed(3)} reward_std ${metrics.reward_std?.toFixed(3)} kl ${metrics.kl?.toFixed(3)}`);
+  }
+  trainer.dispose();
+  reference.dispose();
+  return { policy, history };
 }
 
 /** Stage 3b: DPO on the same preference pairs from the SFT policy, reference = a frozen copy. */

@@ -18,6 +18,8 @@ export interface ReportSummary {
   readonly run: string;
   readonly sft: StageScores;
   readonly ppo: StageScores & { readonly kl: number };
+  /** GRPO with the gold scorer as a verifiable reward (absent in runs without that stage). */
+  readonly grpo?: StageScores & { readonly kl: number };
   readonly dpo: StageScores;
   readonly rewardModel: { readonly heldoutAccuracy: number };
   /** Share of flipped preference labels in the training data. */

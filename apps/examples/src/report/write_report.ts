@@ -30,6 +30,7 @@ function scoresTable(summary: ReportSummary): string {
   const rows: [string, StageScores, number | undefined][] = [
     ['SFT', summary.sft, undefined],
     ['PPO', summary.ppo, summary.ppo.kl],
+    ...(summary.grpo === undefined ? [] : [['GRPO (gold reward)', summary.grpo, summary.grpo.kl] as [string, StageScores, number]]),
     ['DPO', summary.dpo, undefined],
   ];
   const body = rows

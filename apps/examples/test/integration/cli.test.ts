@@ -212,6 +212,27 @@ describe('rlhfjs CLI', () => {
     expect(typeof ppoLog[0]?.['objective/kl']).toBe('number');
   }, 120_000);
 
+  it('grpo trains against the gold scorer with a format reward, beta > 0 with adapters off as the reference, and resumes from its checkpoint', async () => {
+    const grpoDir = path.join(work, 'grpo');
+    const args = ['grpo', '--model', modelDir, '--train', path.join(work, 'task_prompts.jsonl'), '--reward-model', 'gold', '--format-regex', 'The answer is .*', '--output', grpoDir, '--batch-size', '2', '--num-generations', '2', '--max-completion-length', '4', '--learning-rate', '0.001', '--beta', '0.04', '--lora-r', '2', '--save-every', '1'];
+    const grpo = cli([...args, '--iterations', '1']);
+    expect(grpo.stderr).not.toMatch(/error/i);
+    expect(grpo.status).toBe(0);
+    expect(grpo.stderr).toMatch(/^grpo 1\/1 reward=\S+ reward_std=\S+ kl=\d\S* loss=\S+/m);
+    expect(grpo.stdout).toMatch(/^grpo: iterations=1 reward=\S+ kl=\S+ loss=\S+ saved=adapter output=.*grpo\n$/);
+    expect(await fs.readdir(grpoDir)).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json', 'checkpoint-1']));
+    const grpoMetrics = (await fs.readFile(path.join(grpoDir, 'grpo_metrics.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(grpoMetrics.map((record) => [record['stage'], record['step']])).toEqual([['grpo', 1]]);
+    expect(typeof grpoMetrics[0]?.['reward']).toBe('number');
+    const resumed = cli([...args, '--iterations', '2', '--resume-from', path.join(grpoDir, 'checkpoint-1')]);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stderr).toMatch(/^grpo 2\/2 /m);
+    expect(resumed.stderr).not.toMatch(/^grpo 1\/2 /m);
+    const bad = cli([...args, '--loss-type', 'ppo']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/loss-type|lossType/);
+  }, 120_000);
+
   it('dpo fine-tunes the whole model against a frozen copy', async () => {
     const dpoDir = path.join(work, 'dpo');
     const dpo = cli(['dpo', '--model', modelDir, '--train', path.join(work, 'pref.jsonl'), '--eval', path.join(work, 'pref.jsonl'), '--output', dpoDir, '--max-steps', '2', '--batch-size', '4', '--learning-rate', '0.001', '--beta', '0.5']);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ShapeError } from '@rlhfjs/core';
 import { entropyFromLogits } from './entropy';
-import { aggregateMasked, maskedMean, type LossAggregation } from './masked_mean';
+import { aggregateMasked, maskedMean, type LossAggregation, type LossCounts } from './masked_mean';
 
 export interface PolicyLossInputs {
   /** Current policy log-probs of the sampled tokens (differentiable). [B, T] */
@@ -21,6 +21,8 @@ export interface PolicyLossOptions {
   readonly dualClip?: number;
   /** Default 'token-mean'. */
   readonly aggregation?: LossAggregation;
+  /** Global counts across ranks (data parallel); default: the local mean. */
+  readonly counts?: LossCounts;
   /** Entropy bonus: loss −= coef · mean entropy (needs `logits`); default 0. */
   readonly entropyCoef?: number;
 }
@@ -89,7 +91,7 @@ export function policyLoss(inputs: PolicyLossInputs, options: PolicyLossOptions 
     }
     read('approxKl', tf.mul(maskedMean(tf.square(logRatio), mask), 0.5));
     read('ratioMean', maskedMean(ratio, mask));
-    let total = aggregateMasked(perToken as tf.Tensor2D, mask, aggregation);
+    let total = aggregateMasked(perToken as tf.Tensor2D, mask, aggregation, options.counts);
     if (inputs.logits !== undefined) {
       const entropy = aggregateMasked(entropyFromLogits(inputs.logits, mask), mask, aggregation);
       read('entropy', entropy);

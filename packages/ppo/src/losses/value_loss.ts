@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ShapeError } from '@rlhfjs/core';
-import { aggregateMasked, maskedMean, type LossAggregation } from './masked_mean';
+import { aggregateMasked, maskedMean, type LossAggregation, type LossCounts } from './masked_mean';
 
 export interface ValueLossInputs {
   /** Current value predictions (differentiable). [B, T] */
@@ -17,6 +17,8 @@ export interface ValueLossOptions {
   readonly clipRangeValue?: number;
   /** Default 'token-mean'. */
   readonly aggregation?: LossAggregation;
+  /** Global counts across ranks (data parallel); default: the local mean. */
+  readonly counts?: LossCounts;
 }
 
 export interface ValueLossMetrics {
@@ -62,7 +64,7 @@ export function valueLoss(inputs: ValueLossInputs, options: ValueLossOptions = {
     read('clipFrac', maskedMean(tf.cast(tf.greater(clippedError, unclippedError), 'float32'), mask));
     read('valueMean', maskedMean(values, mask));
     read('meanSquaredError', maskedMean(unclippedError, mask));
-    return tf.mul(aggregateMasked(tf.maximum(unclippedError, clippedError) as tf.Tensor2D, mask, aggregation), 0.5) as tf.Scalar;
+    return tf.mul(aggregateMasked(tf.maximum(unclippedError, clippedError) as tf.Tensor2D, mask, aggregation, options.counts), 0.5) as tf.Scalar;
   });
   return {
     loss,

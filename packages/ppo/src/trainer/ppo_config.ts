@@ -4,6 +4,12 @@ import { KL_ESTIMATORS, type KlEstimator } from '../kl/kl_estimators';
 export interface PpoOptions {
   /** Prompts per iteration (per rank). Default 8. */
   batchSize?: number;
+  /**
+   * Prompts sampled per `generate` call, each chunk with the seed of its global index (null: the whole batch in one
+   * call). A divisor of batchSize; set it to the per-rank batch to make N ranks × B sample exactly like 1 × N·B.
+   * Default null.
+   */
+  generationChunkSize?: number | null;
   /** Rollouts per gradient update. Default 4. */
   miniBatchSize?: number;
   /** Passes over each batch of rollouts. Default 4. */
@@ -60,6 +66,7 @@ export function resolvePpoConfig(options: PpoOptions = {}): PpoConfig {
   const config: PpoConfig = Object.freeze({
     batchSize: options.batchSize ?? 8,
     miniBatchSize: options.miniBatchSize ?? 4,
+    generationChunkSize: options.generationChunkSize ?? null,
     ppoEpochs: options.ppoEpochs ?? 4,
     learningRate: options.learningRate ?? 1e-5,
     klCoef: options.klCoef ?? 0.05,
@@ -89,6 +96,9 @@ export function resolvePpoConfig(options: PpoOptions = {}): PpoConfig {
     if (!(Number.isInteger(value) && value > 0)) problems.push(`${name} must be a positive integer, got ${value}`);
   };
   for (const name of ['batchSize', 'miniBatchSize', 'ppoEpochs', 'maxNewTokens', 'iterations'] as const) positiveInteger(name);
+  if (config.generationChunkSize !== null && !(Number.isInteger(config.generationChunkSize) && config.generationChunkSize > 0 && config.batchSize % config.generationChunkSize === 0)) {
+    problems.push(`generationChunkSize must be null or a positive divisor of batchSize ${config.batchSize}, got ${config.generationChunkSize}`);
+  }
   if (config.batchSize % config.miniBatchSize !== 0) problems.push(`batchSize ${config.batchSize} must be a multiple of miniBatchSize ${config.miniBatchSize}`);
   const nonNegative = (name: keyof PpoConfig): void => {
     const value = config[name] as number;

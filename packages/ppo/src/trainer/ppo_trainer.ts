@@ -1,27 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'fs';
-import * as path from 'path';
 import {
-  AdamW, CheckpointError, createRng, generate, IdentityReducer, readSafetensors, replaceDirectoryAtomic, shuffleIndices, trainStep, writeSafetensors,
+  AdamW, CheckpointError, createRng, generate, IdentityReducer, loadTrainerCheckpoint, maskCounts, saveTrainerCheckpoint, shuffleIndices, trainStep,
   type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
 } from '@rlhfjs/core';
 import { computeGae } from '../advantages/gae';
 import { maskedWhiten } from '../advantages/whiten';
 import { AdaptiveKLController, FixedKLController, type KlController, type KlControllerState } from '../kl/kl_controller';
+import type { LossCounts } from '../losses/masked_mean';
 import { policyLoss } from '../losses/policy_loss';
 import { valueLoss } from '../losses/value_loss';
 import { computePerTokenRewards } from '../rewards/per_token_rewards';
+import { sampleChunks } from './group_rollout';
 import { createPolicyHeadCritic, criticParameters, criticValues, type Critic } from '../value/value_head';
 import { diagnose, type DiagnosticSample } from './diagnostics';
 import { resolvePpoConfig, type PpoConfig, type PpoOptions } from './ppo_config';
 import type { RewardFn } from './reward_fn';
-import { policyLogProbsAndValues, responseLogProbs, responsePositions, scoreLogProbs, type RolloutTensors } from './rollout';
+import { decodeCompletions, policyLogProbsAndValues, referenceLogProbs, responseLogProbs, responsePositions, type ReferencePolicy, type RolloutTensors } from './rollout';
 
-/** The KL reference: a frozen copy of the model, or the policy itself with its LoRA adapters switched off. */
-export type ReferencePolicy =
-  | { readonly kind: 'frozen'; readonly model: CausalLM }
-  /** Pass `(fn) => withAdaptersDisabled(policy, fn)` from `@rlhfjs/lora`. */
-  | { readonly kind: 'adapters-disabled'; readonly withAdaptersDisabled: <T>(fn: () => T) => T };
+export type { ReferencePolicy } from './rollout';
 
 export interface PPOTrainerInputs {
   readonly policy: CausalLM;
@@ -87,19 +83,21 @@ export class PPOTrainer {
   /** One PPO iteration: rollouts → rewards → GAE → `ppoEpochs` of minibatch updates → KL controller. */
   async step(): Promise<PpoMetrics> {
     const { config, inputs } = this;
-    const batchPrompts = shuffleIndices(inputs.prompts.length, this.rng).slice(0, config.batchSize).map((index) => inputs.prompts[index % inputs.prompts.length] as string);
-    while (batchPrompts.length < config.batchSize) batchPrompts.push(inputs.prompts[this.rng.nextInt(inputs.prompts.length)] as string);
+    // One shuffled order shared by every rank (same seed, same stream); rank r takes its own slice of it, so the ranks'
+    // prompts are disjoint (while the order has enough prompts) and 1 rank holds the first batchSize of them.
+    const order = shuffleIndices(inputs.prompts.length, this.rng);
+    const batchPrompts = Array.from({ length: config.batchSize }, (_, j) => inputs.prompts[order[(this.reducer.rank * config.batchSize + j) % order.length] as number] as string);
     const generationStart = performance.now();
-    const encoded = inputs.tokenizer.encodeBatch(batchPrompts, { paddingSide: 'left' });
-    const eos = inputs.tokenizer.eosTokenId;
-    const output = generate(inputs.policy, encoded, {
-      maxNewTokens: config.maxNewTokens, doSample: true, temperature: config.temperature, seed: config.seed * 1000003 + this.iteration * 7919 + this.reducer.rank,
-      padTokenId: inputs.tokenizer.padTokenId, ...(eos === null ? {} : { stopTokenIds: [eos] }),
+    // Chunks of `generationChunkSize` prompts, each sampled with the seed of its global index (rank r's first chunk is
+    // r · batchSize / chunk): the same prompts sample the same completions however the global batch is split.
+    const chunk = config.generationChunkSize ?? config.batchSize;
+    const output = sampleChunks(inputs.policy, inputs.tokenizer, batchPrompts, {
+      chunkSize: chunk, maxNewTokens: config.maxNewTokens, temperature: config.temperature, firstChunk: (this.reducer.rank * config.batchSize) / chunk,
+      seedOf: (index) => config.seed * 1000003 + this.iteration * 7919 + index,
     });
     const generationSeconds = (performance.now() - generationStart) / 1000;
     const scoringStart = performance.now();
-    const completions = output.completionIds.map((ids, row) => inputs.tokenizer.decode(ids.filter((_, position) => output.completionMask[row]?.[position] === 1), { skipSpecialTokens: true }));
-    const scores = await inputs.rewardFn(batchPrompts, completions);
+    const scores = await inputs.rewardFn(batchPrompts, output.completions);
     const scoringSeconds = (performance.now() - scoringStart) / 1000;
 
     const trainingStart = performance.now();
@@ -108,13 +106,12 @@ export class PPOTrainer {
       attentionMask: tf.tensor2d(output.attentionMask),
       responseMask: tf.tensor2d(output.completionMask),
       promptLength: output.promptLength,
-      responseLength: output.completionIds[0]?.length ?? 0,
+      responseLength: output.responseLength,
     };
     const owned: tf.Tensor[] = [rollout.sequences, rollout.attentionMask, rollout.responseMask];
     const metrics: PpoMetrics = {};
     try {
-      const reference = inputs.reference;
-      const refLogprobs = reference.kind === 'frozen' ? scoreLogProbs(reference.model, rollout, config.temperature) : reference.withAdaptersDisabled(() => scoreLogProbs(inputs.policy, rollout, config.temperature));
+      const refLogprobs = referenceLogProbs(inputs.reference, inputs.policy, rollout, config.temperature);
       const { logprobs: oldLogprobs, values: oldValues } = policyLogProbsAndValues(inputs.policy, this.critic, rollout, config.temperature);
       const scoreTensor = tf.tensor1d(scores);
       owned.push(refLogprobs, oldLogprobs, oldValues, scoreTensor);
@@ -149,8 +146,10 @@ export class PPOTrainer {
           const mini = tf.tidy(() => ({ sequences: take(rollout.sequences), attentionMask: take(rollout.attentionMask), responseMask: take(rollout.responseMask), oldLogprobs: take(oldLogprobs), oldValues: take(oldValues), advantages: take(advantages), returns: take(gae.returns) }));
           indices.dispose();
           try {
+            const local = maskCounts(mini.responseMask);
+            const [globalTokenCount] = (await this.reducer.allReduceSum([local.tokens])) as [number];
             const result = await trainStep({
-              lossFns: [() => this.miniBatchLoss({ ...rollout, ...mini }, mini)],
+              lossFns: [() => this.miniBatchLoss({ ...rollout, ...mini }, mini, { globalTokenCount, worldSize: this.reducer.worldSize })],
               parameters: this.parameters, optimizer: this.optimizer, learningRate: config.learningRate, reducer: this.reducer, maxGradNorm: config.maxGradNorm, step: this.iteration,
             });
             for (const [name, value] of Object.entries(result.metrics)) sums[name] = (sums[name] ?? 0) + value;
@@ -161,7 +160,12 @@ export class PPOTrainer {
             tf.dispose(Object.values(mini));
           }
         }
-        if (config.targetKl !== null && epochApproxKl / epochUpdates > 1.5 * config.targetKl) {
+        // The stop decision steers control flow, so it is taken on the mean over ALL ranks: every rank leaves the
+        // epoch loop at the same epoch and the next collectives pair up.
+        const [klSumAllRanks, updatesAllRanks] = (await this.reducer.allReduceSum([epochApproxKl, epochUpdates])) as [number, number];
+        const globalApproxKl = klSumAllRanks / updatesAllRanks;
+        Object.assign(metrics, { 'policy/local_approxkl_last_epoch': epochApproxKl / epochUpdates, 'policy/approxkl_last_epoch': globalApproxKl });
+        if (config.targetKl !== null && globalApproxKl > 1.5 * config.targetKl) {
           metrics['policy/early_stop_epoch'] = epoch;
           break;
         }
@@ -186,14 +190,14 @@ export class PPOTrainer {
   }
 
   /** Policy loss + vfCoef · value loss (+ ptxCoef · SFT loss) of one minibatch, inside trainStep's gradient tape. */
-  private miniBatchLoss(rollout: RolloutTensors, data: { oldLogprobs: tf.Tensor2D; oldValues: tf.Tensor2D; advantages: tf.Tensor2D; returns: tf.Tensor2D }): LossResult {
+  private miniBatchLoss(rollout: RolloutTensors, data: { oldLogprobs: tf.Tensor2D; oldValues: tf.Tensor2D; advantages: tf.Tensor2D; returns: tf.Tensor2D }, counts: LossCounts): LossResult {
     const { config, inputs } = this;
     const { logits, hiddenStates } = inputs.policy.forward({ inputIds: rollout.sequences, attentionMask: rollout.attentionMask, logits: 'all' });
     const logprobs = responseLogProbs(logits as tf.Tensor3D, rollout, config.temperature); // [b, N]
     const responseLogits = tf.div(responsePositions(logits as tf.Tensor3D, rollout), config.temperature) as tf.Tensor3D; // [b, N, V]
     const values = responsePositions(criticValues(this.critic, rollout.sequences, rollout.attentionMask, hiddenStates), rollout); // [b, N]
-    const policy = policyLoss({ logprobs, oldLogprobs: data.oldLogprobs, advantages: data.advantages, mask: rollout.responseMask, logits: responseLogits }, { clipRange: config.clipRange });
-    const value = valueLoss({ values, oldValues: data.oldValues, returns: data.returns, mask: rollout.responseMask }, { clipRangeValue: config.clipRangeValue });
+    const policy = policyLoss({ logprobs, oldLogprobs: data.oldLogprobs, advantages: data.advantages, mask: rollout.responseMask, logits: responseLogits }, { clipRange: config.clipRange, counts });
+    const value = valueLoss({ values, oldValues: data.oldValues, returns: data.returns, mask: rollout.responseMask }, { clipRangeValue: config.clipRangeValue, counts });
     let loss = tf.add(policy.loss, tf.mul(value.loss, config.vfCoef)) as tf.Scalar;
     const metrics: Record<string, number> = {
       'policy/approxkl_avg': policy.metrics.approxKl, 'policy/clipfrac_avg': policy.metrics.clipFrac, 'policy/entropy_avg': policy.metrics.entropy ?? 0,
@@ -228,47 +232,31 @@ export class PPOTrainer {
     const output = generate(this.inputs.policy, tokenizer.encodeBatch(prompts, { paddingSide: 'left' }), {
       maxNewTokens: this.config.maxNewTokens, doSample: sampling.doSample ?? false, seed: sampling.seed ?? 0, temperature: this.config.temperature, padTokenId: tokenizer.padTokenId, ...(eos === null ? {} : { stopTokenIds: [eos] }),
     });
-    const completions = output.completionIds.map((ids, row) => tokenizer.decode(ids.filter((_, position) => output.completionMask[row]?.[position] === 1), { skipSpecialTokens: true }));
+    const completions = decodeCompletions(tokenizer, output.completionIds, output.completionMask);
     const scores = await this.inputs.rewardFn([...prompts], completions);
     return scores.reduce((a, b) => a + b, 0) / scores.length;
   }
 
-  /** Writes policy and critic parameters, optimizer state, KL controller and RNG state to `directory` atomically. */
-  async saveCheckpoint(directory: string): Promise<void> {
-    const values = new Map([...this.parameters].map(([name, variable]) => [name, { data: variable.dataSync() as Float32Array, shape: [...variable.shape] }]));
-    const optimizerState = this.optimizer.stateDict();
-    const state: PpoCheckpointState = { iteration: this.iteration, rng: this.rng.getState(), klController: this.klController.state(), previous: this.previous, history: this.history };
-    await replaceDirectoryAtomic(directory, async (temporary) => {
-      await writeSafetensors(path.join(temporary, 'parameters.safetensors'), values);
-      await writeSafetensors(path.join(temporary, 'optimizer.safetensors'), optimizerState.tensors, { metadata: { step: String(optimizerState.step) } });
-      await fs.writeFile(path.join(temporary, 'ppo_state.json'), `${JSON.stringify(state, null, 2)}\n`);
-    });
+  /**
+   * Writes `outputDir/checkpoint-<iteration>/` through core's `saveTrainerCheckpoint` (atomic; keeps the newest
+   * `keep`): policy and critic parameters (`policy.*`, `critic.*`), optimizer state, and in `trainer_state.json` the
+   * RNG, KL controller, diagnostics state and metrics history. Returns the directory.
+   */
+  async saveCheckpoint(outputDir: string, keep = 2): Promise<string> {
+    const extra: PpoCheckpointState = { rng: this.rng.getState(), klController: this.klController.state(), previous: this.previous, history: this.history };
+    return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
   }
 
-  /** Restores everything `saveCheckpoint` wrote; the next `step()` continues exactly where the saved run was. */
+  /** Restores a `saveCheckpoint` directory; the next `step()` continues exactly where the saved run was. */
   async resumeFrom(directory: string): Promise<void> {
-    let state: PpoCheckpointState;
-    try {
-      state = JSON.parse(await fs.readFile(path.join(directory, 'ppo_state.json'), 'utf8')) as PpoCheckpointState;
-    } catch (error) {
-      throw new CheckpointError(`PPOTrainer.resumeFrom: ${directory}/ppo_state.json cannot be read: ${(error as Error).message}`, { cause: error });
-    }
-    const saved = (await readSafetensors(path.join(directory, 'parameters.safetensors'))).tensors;
-    for (const [name, variable] of this.parameters) {
-      const entry = saved.get(name);
-      if (entry === undefined || !tf.util.arraysEqual([...entry.shape], variable.shape)) throw new CheckpointError(`PPOTrainer.resumeFrom: ${directory} has no parameter "${name}" of shape [${variable.shape}]`);
-    }
-    const optimizerFile = await readSafetensors(path.join(directory, 'optimizer.safetensors'));
-    this.optimizer.loadStateDict({ step: Number(optimizerFile.metadata['step'] ?? 0), tensors: new Map([...optimizerFile.tensors].map(([name, entry]) => [name, { data: entry.data as Float32Array, shape: [...entry.shape] }])) }, this.parameters);
-    for (const [name, variable] of this.parameters) {
-      const entry = saved.get(name);
-      if (entry !== undefined) tf.tidy(() => variable.assign(tf.tensor(Float32Array.from(entry.data as ArrayLike<number>), [...entry.shape])));
-    }
-    this.klController.load(state.klController);
-    this.rng = createRng(state.rng);
-    this.iteration = state.iteration;
-    this.previous = state.previous;
-    this.history.splice(0, this.history.length, ...state.history);
+    const state = await loadTrainerCheckpoint(directory, this.parameters, this.optimizer);
+    const extra = state.extra as PpoCheckpointState | undefined;
+    if (extra === undefined || extra.rng === undefined || extra.klController === undefined) throw new CheckpointError(`PPOTrainer.resumeFrom: ${directory}/trainer_state.json holds no PPO state (rng, klController)`);
+    this.klController.load(extra.klController);
+    this.rng = createRng(extra.rng);
+    this.iteration = state.step;
+    this.previous = extra.previous;
+    this.history.splice(0, this.history.length, ...extra.history);
   }
 
   dispose(): void {
@@ -278,7 +266,6 @@ export class PPOTrainer {
 }
 
 interface PpoCheckpointState {
-  iteration: number;
   rng: RngState;
   klController: KlControllerState;
   previous: DiagnosticSample | null;

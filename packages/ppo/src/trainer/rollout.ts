@@ -43,3 +43,19 @@ export function policyLogProbsAndValues(policy: CausalLM, critic: Critic, rollou
     return { logprobs: responseLogProbs(logits as tf.Tensor3D, rollout, temperature), values: responsePositions(values, rollout) };
   });
 }
+
+/** The KL reference: a frozen copy of the model, or the policy itself with its LoRA adapters switched off. */
+export type ReferencePolicy =
+  | { readonly kind: 'frozen'; readonly model: CausalLM }
+  /** Pass `(fn) => withAdaptersDisabled(policy, fn)` from `@rlhfjs/lora`. */
+  | { readonly kind: 'adapters-disabled'; readonly withAdaptersDisabled: <T>(fn: () => T) => T };
+
+/** The reference's log-probs [B, N] of the response tokens (one no-gradient forward, no second weight copy for adapters). */
+export function referenceLogProbs(reference: ReferencePolicy, policy: CausalLM, rollout: RolloutTensors, temperature: number): tf.Tensor2D {
+  return reference.kind === 'frozen' ? scoreLogProbs(reference.model, rollout, temperature) : reference.withAdaptersDisabled(() => scoreLogProbs(policy, rollout, temperature));
+}
+
+/** Completion texts: each row's masked completion ids, decoded without special tokens. */
+export function decodeCompletions(tokenizer: { decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string }, completionIds: readonly (readonly number[])[], completionMask: readonly (readonly number[])[]): string[] {
+  return completionIds.map((ids, row) => tokenizer.decode(ids.filter((_, position) => completionMask[row]?.[position] === 1), { skipSpecialTokens: true }));
+}

@@ -126,10 +126,11 @@ describe('PPOTrainer (tiny GPT-2, cpu)', () => {
     await straight.trainer.train();
     const first = makeTrainer(options);
     await first.trainer.step();
-    await first.trainer.saveCheckpoint(path.join(directory, 'ckpt'));
+    const saved = await first.trainer.saveCheckpoint(directory);
+    expect(path.basename(saved)).toBe('checkpoint-1');
     first.dispose();
     const resumed = makeTrainer(options); // a fresh trainer: optimizer, KL controller and RNG come from the checkpoint
-    await resumed.trainer.resumeFrom(path.join(directory, 'ckpt'));
+    await resumed.trainer.resumeFrom(saved);
     await resumed.trainer.train();
     expect(resumed.trainer.completedIterations).toBe(2);
     expect(resumed.trainer.klCoef).toBeCloseTo(straight.trainer.klCoef, 12);

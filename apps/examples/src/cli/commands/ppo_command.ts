@@ -1,4 +1,3 @@
-import * as path from 'path';
 import { loadTokenizer, type CausalLM } from '@rlhfjs/core';
 import { withAdaptersDisabled } from '@rlhfjs/lora';
 import { KL_ESTIMATORS, PPOTrainer, type KlEstimator, type ReferencePolicy, type RewardFn } from '@rlhfjs/ppo';
@@ -43,7 +42,7 @@ export const PPO_OPTIONS: readonly OptionSpec[] = [
   CONFIG_OPTION,
 ];
 
-async function loadRewardFn(source: string, policyTokenizerDir: string): Promise<{ rewardFn: RewardFn; model: RewardModel | null }> {
+export async function loadRewardFn(source: string, policyTokenizerDir: string): Promise<{ rewardFn: RewardFn; model: RewardModel | null }> {
   if (source === 'gold') return { rewardFn: async (prompts, completions) => Float32Array.from(prompts.map((prompt, i) => goldScore(prompt, completions[i] as string))), model: null };
   const model = await loadRewardModel(source);
   let tokenizer;
@@ -120,7 +119,7 @@ export async function runPpo(options: OptionValues, write: (text: string) => voi
           if (reducer.rank !== 0) continue;
           await appendMetricsRecord(output, 'ppo', { step: done, ...metrics });
           log(`ppo ${done}/${total} score=${(metrics['objective/scores'] ?? Number.NaN).toFixed(4)} kl=${(metrics['objective/kl'] ?? Number.NaN).toFixed(4)} policy_loss=${(metrics['loss/policy_avg'] ?? Number.NaN).toFixed(4)}\n`);
-          if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(path.join(output, `checkpoint-${done}`));
+          if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(output, Number.MAX_SAFE_INTEGER); // output/checkpoint-<done>
         }
         const evalScore = evalPrompts === undefined ? null : await trainer.evaluate();
         if (reducer.rank !== 0) return;
