@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { tokenLogProbsFromLogits, type CausalLM } from '@rlhfjs/core';
+import { ConfigError, tokenLogProbsFromLogits, withReferenceModel, type CausalLM, type ReferencePolicy } from '@rlhfjs/core';
 import { criticValues, type Critic } from '../value/value_head';
 
 /** Tensors of one batch of rollouts; the response slice of the sequence is [P, P + N). */
@@ -45,14 +45,16 @@ export function policyLogProbsAndValues(policy: CausalLM, critic: Critic, rollou
 }
 
 /** The KL reference: a frozen copy of the model, or the policy itself with its LoRA adapters switched off. */
-export type ReferencePolicy =
-  | { readonly kind: 'frozen'; readonly model: CausalLM }
-  /** Pass `(fn) => withAdaptersDisabled(policy, fn)` from `@rlhfjs/lora`. */
-  | { readonly kind: 'adapters-disabled'; readonly withAdaptersDisabled: <T>(fn: () => T) => T };
+/** Core's `ReferencePolicy`: a frozen copy, or the policy with its adapters disabled (`none` is refused here). */
+export type { ReferencePolicy };
 
 /** The reference's log-probs [B, N] of the response tokens (one no-gradient forward, no second weight copy for adapters). */
 export function referenceLogProbs(reference: ReferencePolicy, policy: CausalLM, rollout: RolloutTensors, temperature: number): tf.Tensor2D {
-  return reference.kind === 'frozen' ? scoreLogProbs(reference.model, rollout, temperature) : reference.withAdaptersDisabled(() => scoreLogProbs(policy, rollout, temperature));
+  const logProbs = withReferenceModel(reference, policy, (model) => scoreLogProbs(model, rollout, temperature));
+  if (logProbs === null) {
+    throw new ConfigError('referenceLogProbs', ["reference {kind: 'none'} has no log-probs: PPO, and GRPO with beta > 0, need {kind: 'frozen'} or {kind: 'adapters-disabled'}"]);
+  }
+  return logProbs;
 }
 
 /** Completion texts: each row's masked completion ids, decoded without special tokens. */
