@@ -9,6 +9,10 @@
 
 #include "kernels.h"
 
+namespace rlhfjs {
+void RegisterDecodeFunctions(Napi::Env env, Napi::Object exports);  // decode_addon.cc
+}  // namespace rlhfjs
+
 namespace {
 
 using rlhfjs::GemmBatched;
@@ -290,6 +294,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("info", Napi::Function::New(env, Info));
+  rlhfjs::RegisterDecodeFunctions(env, exports);
   return exports;
 }
 

@@ -7,6 +7,7 @@ import { loadNativeAddon, nativeInfo } from '../binding/native_addon';
 import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
 import { registerAttentionKernels } from '../kernels/attention_kernels';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
+import { registerDecodeKernels } from '../kernels/decode_kernels';
 import { registerKVCacheKernels } from '../kernels/kv_cache_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
 import { batchMatMulKernel, fusedMatMulKernel } from '../kernels/matmul_kernels';
@@ -58,5 +59,6 @@ export function registerNativeBackend(): boolean {
   }
   registerKVCacheKernels(nativeBackendName);
   registerAttentionKernels(nativeBackendName);
+  registerDecodeKernels(nativeBackendName);
   return true;
 }

@@ -21,6 +21,9 @@ export interface NativeAddon {
     dstStride: number, rows: number, rowLength: number): void;
   slice(x: Float32Array, out: Float32Array, xShape: Float64Array, begin: Float64Array, size: Float64Array): void;
   select(condition: Uint8Array, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** Fused GPT-2 decode block (native/decode.cc); weights in the order of decode_kernels.ts. */
+  gpt2DecodeBlock(x: Float32Array, weights: Float32Array[], keyCache: Float32Array, valueCache: Float32Array, bias: Float32Array,
+    out: Float32Array, batch: number, hidden: number, inner: number, heads: number, capacity: number, position: number, epsilon: number): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

@@ -1,0 +1,130 @@
+// Fused GPT-2 decode block: layer norm → c_attn → in-place KV-cache write → attention over the cache → c_proj →
+// residual → layer norm → c_fc → gelu_new → c_proj → residual, for one token per row. The products are OpenBLAS
+// sgemv (one row) or sgemm (several rows), so the step reads each weight once; everything else is a plain loop.
+#include "decode.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <vector>
+
+namespace rlhfjs {
+namespace {
+
+// Entries of the attention bias at or below this mask their key (core's bias uses -1e9).
+constexpr float kMaskedBelow = -1e8f;
+
+// y[rows, D] = layerNorm(x[rows, D]) * weight + bias, statistics in double (biased variance, as torch).
+void LayerNormRows(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t width,
+                   float epsilon) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * width;
+    double mean = 0;
+    for (int64_t i = 0; i < width; ++i) mean += row[i];
+    mean /= static_cast<double>(width);
+    double variance = 0;
+    for (int64_t i = 0; i < width; ++i) {
+      const double centered = row[i] - mean;
+      variance += centered * centered;
+    }
+    variance /= static_cast<double>(width);
+    const float scale = static_cast<float>(1.0 / std::sqrt(variance + epsilon));
+    float* target = y + r * width;
+    for (int64_t i = 0; i < width; ++i) target[i] = (row[i] - static_cast<float>(mean)) * scale * weight[i] + bias[i];
+  }
+}
+
+// y[rows, n] = x[rows, k] @ w[k, n] + bias[n] (+ y when accumulate: the residual already in y).
+void Affine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
+            bool accumulate) {
+  if (!accumulate) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] = bias[j];
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] += bias[j];
+  }
+  if (rows == 1) {
+    // y[n] += w[k, n]ᵀ x[k]
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(k), static_cast<int>(n), 1.0f, w, static_cast<int>(n), x,
+                1, 1.0f, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
+                static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
+                static_cast<int>(n));
+  }
+}
+
+// HF's gelu_new: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
+void GeluNew(float* x, int64_t size) {
+  const float c = 0.7978845608028654f;
+  for (int64_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    x[i] = 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+  }
+}
+
+}  // namespace
+
+void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache, float* valueCache, const float* bias,
+                     float* out, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
+                     int64_t position, float epsilon) {
+  const int64_t dim = hidden / heads;
+  std::vector<float> normed(batch * hidden);
+  std::vector<float> qkv(batch * 3 * hidden);
+  std::vector<float> attended(batch * hidden);
+  std::vector<float> up(batch * inner);
+  std::vector<double> scores(capacity);
+  std::vector<double> accumulator(dim);
+  LayerNormRows(x, w.ln1Weight, w.ln1Bias, normed.data(), batch, hidden, epsilon);
+  Affine(normed.data(), w.qkvWeight, w.qkvBias, qkv.data(), batch, hidden, 3 * hidden, false);  // [B, 3D]
+  const double scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* q = qkv.data() + b * 3 * hidden;  // [H, d]
+    const float* k = q + hidden;
+    const float* v = k + hidden;
+    const float* biasRow = bias + b * capacity;
+    bool anyAllowed = false;
+    for (int64_t s = 0; s < capacity; ++s) anyAllowed = anyAllowed || biasRow[s] > kMaskedBelow;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* keys = keyCache + (b * heads + h) * capacity * dim;  // [C, d]
+      float* values = valueCache + (b * heads + h) * capacity * dim;
+      for (int64_t i = 0; i < dim; ++i) {
+        keys[position * dim + i] = k[h * dim + i];
+        values[position * dim + i] = v[h * dim + i];
+      }
+      const float* query = q + h * dim;
+      double maximum = -INFINITY;
+      for (int64_t s = 0; s < capacity; ++s) {
+        if (anyAllowed && biasRow[s] <= kMaskedBelow) continue;
+        double dot = 0;
+        for (int64_t i = 0; i < dim; ++i) dot += static_cast<double>(query[i]) * keys[s * dim + i];
+        const double score = dot * scale + biasRow[s];
+        scores[s] = score;
+        if (score > maximum) maximum = score;
+      }
+      double total = 0;
+      for (int64_t s = 0; s < capacity; ++s) {
+        if (anyAllowed && biasRow[s] <= kMaskedBelow) continue;
+        scores[s] = std::exp(scores[s] - maximum);
+        total += scores[s];
+      }
+      for (int64_t i = 0; i < dim; ++i) accumulator[i] = 0;
+      for (int64_t s = 0; s < capacity; ++s) {
+        if (anyAllowed && biasRow[s] <= kMaskedBelow) continue;
+        const double weight = scores[s] / total;
+        for (int64_t i = 0; i < dim; ++i) accumulator[i] += weight * values[s * dim + i];
+      }
+      float* target = attended.data() + b * hidden + h * dim;
+      for (int64_t i = 0; i < dim; ++i) target[i] = static_cast<float>(accumulator[i]);
+    }
+  }
+  for (int64_t i = 0; i < batch * hidden; ++i) out[i] = x[i];
+  Affine(attended.data(), w.projWeight, w.projBias, out, batch, hidden, hidden, true);  // out = x + attn
+  LayerNormRows(out, w.ln2Weight, w.ln2Bias, normed.data(), batch, hidden, epsilon);
+  Affine(normed.data(), w.fcWeight, w.fcBias, up.data(), batch, hidden, inner, false);  // [B, F]
+  GeluNew(up.data(), batch * inner);
+  Affine(up.data(), w.outWeight, w.outBias, out, batch, inner, hidden, true);  // out += mlp
+}
+
+}  // namespace rlhfjs
