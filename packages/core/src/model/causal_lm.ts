@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { backendCapabilities } from '../backend/capabilities';
 import { ShapeError } from '../errors/errors';
 import { embeddingLookup } from '../ops/embedding';
 import { matMul2d } from '../ops/mat_mul';
@@ -186,7 +187,9 @@ export class CausalLM implements ParameterSource {
       const [batch, length, width] = hidden.shape;
       const flat = tf.reshape(hidden, [batch * length, width]) as tf.Tensor2D; // [B·T, D]
       const logits = this.config.tieWordEmbeddings
-        ? matMul2d(flat, tf.transpose(this.tensor(embeddingName(this.config))) as tf.Tensor2D) // [B·T, D] @ [D, V]
+        ? backendCapabilities().fastBatchedMatMul
+          ? tf.matMul(flat, this.tensor(embeddingName(this.config)) as tf.Tensor2D, false, true) // [B·T, D] @ [V, D]ᵀ, no copied transpose
+          : matMul2d(flat, tf.transpose(this.tensor(embeddingName(this.config))) as tf.Tensor2D) // [B·T, D] @ [D, V]
         : this.linear('lm_head').forward(flat);
       return tf.reshape(logits, [batch, length, this.config.vocabSize]) as tf.Tensor3D; // [B, T, V]
     });
