@@ -14,7 +14,7 @@ const REFERENCE = { modelType: 'gpt2' as const, vocabSize: 1024, hiddenSize: 256
 const PROMPT = 16;
 const NEW_TOKENS = 112;
 const ROUNDS = 3;
-const FUSED_KERNELS = ['RlhfjsGpt2DecodeBlock'];
+const FUSED_KERNELS = ['RlhfjsGpt2DecodeStep', 'RlhfjsGpt2DecodeBlock'];
 
 function prompts(batch: number): number[][] {
   return Array.from({ length: batch }, (_, b) => Array.from({ length: PROMPT }, (__, t) => (b * 31 + t * 7) % REFERENCE.vocabSize));

@@ -127,4 +127,33 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
   Affine(up.data(), w.outWeight, w.outBias, out, batch, inner, hidden, true);  // out += mlp
 }
 
+void Gpt2DecodeStep(const int32_t* ids, const int32_t* positions, const float* wte, const float* wpe,
+                    const Gpt2BlockWeights* blocks, float* const* keyCaches, float* const* valueCaches, int64_t layers,
+                    const float* bias, const float* finalWeight, const float* finalBias, float* hiddenOut,
+                    float* logitsOut, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
+                    int64_t position, int64_t vocab, float epsilon) {
+  std::vector<float> current(batch * hidden);
+  std::vector<float> next(batch * hidden);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* token = wte + static_cast<int64_t>(ids[b]) * hidden;
+    const float* place = wpe + static_cast<int64_t>(positions[b]) * hidden;
+    for (int64_t i = 0; i < hidden; ++i) current[b * hidden + i] = token[i] + place[i];
+  }
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    Gpt2DecodeBlock(current.data(), blocks[layer], keyCaches[layer], valueCaches[layer], bias, next.data(), batch,
+                    hidden, inner, heads, capacity, position, epsilon);
+    current.swap(next);
+  }
+  LayerNormRows(current.data(), finalWeight, finalBias, hiddenOut, batch, hidden, epsilon);
+  // logits[B, V] = hidden[B, D] @ wte[V, D]ᵀ: the tied head reads the embedding in place
+  if (batch == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(vocab), static_cast<int>(hidden), 1.0f, wte,
+                static_cast<int>(hidden), hiddenOut, 1, 0.0f, logitsOut, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), static_cast<int>(vocab),
+                static_cast<int>(hidden), 1.0f, hiddenOut, static_cast<int>(hidden), wte, static_cast<int>(hidden), 0.0f,
+                logitsOut, static_cast<int>(vocab));
+  }
+}
+
 }  // namespace rlhfjs

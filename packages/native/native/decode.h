@@ -28,4 +28,13 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
                      float* out, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
                      int64_t position, float epsilon);
 
+// A whole GPT-2 decode step for one token per row: hidden = wte[ids] + wpe[positions], every block (layers of
+// `blocks`, caches written in place at `position`), the final layer norm into hiddenOut[B, D], and the tied LM head
+// logitsOut[B, V] = hiddenOut @ wteᵀ. ids and positions must already be checked against vocab and maxPositions.
+void Gpt2DecodeStep(const int32_t* ids, const int32_t* positions, const float* wte, const float* wpe,
+                    const Gpt2BlockWeights* blocks, float* const* keyCaches, float* const* valueCaches, int64_t layers,
+                    const float* bias, const float* finalWeight, const float* finalBias, float* hiddenOut,
+                    float* logitsOut, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
+                    int64_t position, int64_t vocab, float epsilon);
+
 }  // namespace rlhfjs

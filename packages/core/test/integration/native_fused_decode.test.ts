@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import * as path from 'path';
 import { initBackend } from '../../src/backend/init_backend';
 import { generate } from '../../src/generation/generate';
-import { GPT2_DECODE_BLOCK_KERNEL, fusedGpt2DecodeBlock } from '../../src/model/fused_decode';
+import { GPT2_DECODE_BLOCK_KERNEL, GPT2_DECODE_STEP_KERNEL, fusedGpt2DecodeBlock } from '../../src/model/fused_decode';
 import { gpt2Block } from '../../src/model/gpt2_block';
 import { createKVCache, disposeCache } from '../../src/model/kv_cache';
 import { loadCausalLM } from '../../src/model/model_factory';
+import { ShapeError } from '../../src/errors/errors';
 import type { CausalLM } from '../../src/model/causal_lm';
 
 // The fused GPT-2 decode block of @rlhfjs/native (one native call per layer for a one-token step) against the
@@ -23,16 +24,23 @@ function nativeBuilt(): boolean {
 const describeNative = nativeBuilt() || process.env['CI'] ? describe : describe.skip;
 if (!nativeBuilt() && !process.env['CI']) console.warn('[native fused decode test] skipped: @rlhfjs/native is not built here');
 
-/** Runs `fn` with the fused kernel unregistered from the active backend (the portable block ops), then restores it. */
-function withoutFusedKernel<T>(fn: () => T): T {
-  const config = tf.getKernel(GPT2_DECODE_BLOCK_KERNEL, tf.getBackend());
-  if (config === undefined) throw new Error(`${GPT2_DECODE_BLOCK_KERNEL} is not registered for ${tf.getBackend()}`);
-  tf.unregisterKernel(config.kernelName, config.backendName);
+const FUSED = [GPT2_DECODE_STEP_KERNEL, GPT2_DECODE_BLOCK_KERNEL];
+
+/** Runs `fn` with the given kernels unregistered from the active backend, then restores them. */
+function withoutKernels<T>(names: readonly string[], fn: () => T): T {
+  // kernels already removed by an enclosing call are left to it
+  const configs = names.map((name) => tf.getKernel(name, tf.getBackend())).filter((config): config is tf.KernelConfig => config !== undefined);
+  for (const config of configs) tf.unregisterKernel(config.kernelName, config.backendName);
   try {
     return fn();
   } finally {
-    tf.registerKernel(config);
+    for (const config of configs) tf.registerKernel(config);
   }
+}
+
+/** The portable block ops: both fused kernels unregistered. */
+function withoutFusedKernel<T>(fn: () => T): T {
+  return withoutKernels(FUSED, fn);
 }
 
 /** Logits [B, V] of a prefill then `steps` one-token steps (fixed tokens) on a preallocated cache, one array per step. */
@@ -71,30 +79,50 @@ describeNative('fused GPT-2 decode block on the native backend', () => {
     await tf.setBackend('cpu');
   });
 
-  it('one-token steps run one fused kernel per layer instead of the per-op block', async () => {
-    const profile = await tf.profile(() => {
+  it('a one-token step is one fused step kernel (or one fused block kernel per layer without it)', async () => {
+    const names = async (): Promise<string[]> => (await tf.profile(() => {
       decodeLogits(model, 1);
-    });
-    const names = profile.kernels.map((kernel) => kernel.name);
-    expect(names.filter((name) => name === GPT2_DECODE_BLOCK_KERNEL)).toHaveLength(model.config.numLayers); // the step, not the prefill
-    const portable = await withoutFusedKernel(() => tf.profile(() => {
-      decodeLogits(model, 1);
-    }));
-    expect(portable.kernels.some((kernel) => kernel.name === GPT2_DECODE_BLOCK_KERNEL)).toBe(false);
-    expect(names.length).toBeLessThan(portable.kernels.length); // the block's ~30 kernels per layer became one
+    })).kernels.map((kernel) => kernel.name);
+    const step = await names();
+    expect(step.filter((name) => name === GPT2_DECODE_STEP_KERNEL)).toHaveLength(1); // the step, not the prefill
+    expect(step.filter((name) => name === GPT2_DECODE_BLOCK_KERNEL)).toHaveLength(0);
+    const blocks = await withoutKernels([GPT2_DECODE_STEP_KERNEL], () => names());
+    expect(blocks.filter((name) => name === GPT2_DECODE_BLOCK_KERNEL)).toHaveLength(model.config.numLayers);
+    const portable = await withoutFusedKernel(() => names());
+    expect(portable.some((name) => FUSED.includes(name))).toBe(false);
+    expect(step.length).toBeLessThan(blocks.length);
+    expect(blocks.length).toBeLessThan(portable.length); // the block's ~30 kernels per layer became one
   });
 
-  it('gives the portable logits at every step (left-padded batch, within 1e-4); numTensors flat', () => {
-    decodeLogits(model, 1);
-    const before = tf.memory().numTensors;
-    const fused = decodeLogits(model, 5);
-    expect(tf.memory().numTensors).toBe(before);
-    const portable = withoutFusedKernel(() => decodeLogits(model, 5));
-    fused.forEach((values, step) => {
-      let worst = 0;
-      values.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - (portable[step]?.[i] as number)))));
-      expect(worst).toBeLessThan(1e-4);
+  it.each([
+    ['whole-step kernel', [] as string[]],
+    ['per-block kernel', [GPT2_DECODE_STEP_KERNEL]],
+  ])('%s: gives the portable logits at every step (left-padded batch, within 1e-4); numTensors flat', (_, removed) => {
+    withoutKernels(removed, () => {
+      decodeLogits(model, 1);
+      const before = tf.memory().numTensors;
+      const fused = decodeLogits(model, 5);
+      expect(tf.memory().numTensors).toBe(before);
+      const portable = withoutFusedKernel(() => decodeLogits(model, 5));
+      fused.forEach((values, step) => {
+        let worst = 0;
+        values.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - (portable[step]?.[i] as number)))));
+        expect(worst).toBeLessThan(1e-4);
+      });
     });
+  });
+
+  it('an out-of-vocabulary id on a fused step is the same ShapeError as on the portable path', () => {
+    const cache = createKVCache(model.config, 1, 4);
+    try {
+      const ids = tf.tensor2d([[model.config.vocabSize]], undefined, 'int32');
+      const after = { ...cache, length: 1 };
+      expect(() => model.forward({ inputIds: ids, attentionMask: tf.tensor2d([[1, 1]], undefined, 'int32'), cache: after, useCache: true, logits: 'last' })).toThrow(ShapeError);
+      expect(() => model.forward({ inputIds: ids, attentionMask: tf.tensor2d([[1, 1]], undefined, 'int32'), cache: after, useCache: true, logits: 'last' })).toThrow(/vocabulary/);
+      ids.dispose();
+    } finally {
+      disposeCache(cache);
+    }
   });
 
   it('greedy and sampled generation give the portable tokens and log-probs (within 1e-4)', () => {

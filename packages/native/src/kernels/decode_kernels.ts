@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { NativeBackend } from '../backend/native_backend';
-import { floatValues } from './kernel_utils';
+import { floatValues, intValues } from './kernel_utils';
 
 export const gpt2DecodeBlockKernelName = 'RlhfjsGpt2DecodeBlock';
 
@@ -49,8 +49,68 @@ function gpt2DecodeBlock({ inputs, backend, attrs }: { inputs: tf.NamedTensorInf
   ];
 }
 
+export const gpt2DecodeStepKernelName = 'RlhfjsGpt2DecodeStep';
+
+/**
+ * `RlhfjsGpt2DecodeStep`: a whole GPT-2 decode step (tied LM head) in one native call. Inputs ids and positions
+ * int32 [B, 1], wte [V, D], wpe [P, D], bias [B, 1, 1, C], finalWeight/finalBias [D] and per layer l
+ * `layer<l>.<weight>` (gpt2DecodeBlockWeightNames), `layer<l>.keyCache`, `layer<l>.valueCache` [B, H, C, d]; attrs
+ * layers, position, epsilon. Outputs: hidden states [B, 1, D] (after the final norm), logits [B, 1, V], then each
+ * layer's key and value cache buffers (same data ids, written in place).
+ */
+function gpt2DecodeStep({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: NativeBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo[] {
+  const layers = attrs['layers'] as number;
+  const position = attrs['position'] as number;
+  const epsilon = attrs['epsilon'] as number;
+  const { ids, positions, wte, wpe, bias } = inputs;
+  const float = (name: string): Float32Array => {
+    const values = floatValues(backend, inputs[name]);
+    if (values === null) throw new Error(`${gpt2DecodeStepKernelName}: input ${name} must be a float32 tensor`);
+    return values;
+  };
+  const int = (name: string): Int32Array => {
+    const values = intValues(backend, inputs[name]);
+    if (values === null) throw new Error(`${gpt2DecodeStepKernelName}: input ${name} must be an int32 tensor`);
+    return values;
+  };
+  if (ids === undefined || positions === undefined || wte === undefined || wpe === undefined || bias === undefined || !(Number.isInteger(layers) && layers >= 1)) {
+    throw new Error(`${gpt2DecodeStepKernelName}: needs ids, positions, wte, wpe, bias and a positive layers attribute`);
+  }
+  const keyCache = inputs['layer0.keyCache'];
+  if (keyCache === undefined) throw new Error(`${gpt2DecodeStepKernelName}: missing layer0.keyCache`);
+  const [batch, heads, capacity, dim] = keyCache.shape as [number, number, number, number];
+  const [vocab, hidden] = wte.shape as [number, number];
+  const inner = (inputs['layer0.fcBias']?.shape[0] ?? 0) as number;
+  if (ids.shape.join() !== [batch, 1].join() || positions.shape.join() !== [batch, 1].join() || heads * dim !== hidden ||
+    bias.shape.join() !== [batch, 1, 1, capacity].join()) {
+    throw new Error(`${gpt2DecodeStepKernelName}: shapes do not fit: ids [${ids.shape}], positions [${positions.shape}], wte [${wte.shape}], cache [${keyCache.shape}], bias [${bias.shape}]`);
+  }
+  const weights: Float32Array[] = [];
+  const keys: Float32Array[] = [];
+  const values: Float32Array[] = [];
+  const caches: tf.TensorInfo[] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    for (const name of gpt2DecodeBlockWeightNames) weights.push(float(`layer${layer}.${name}`));
+    keys.push(float(`layer${layer}.keyCache`));
+    values.push(float(`layer${layer}.valueCache`));
+    caches.push(inputs[`layer${layer}.keyCache`] as tf.TensorInfo, inputs[`layer${layer}.valueCache`] as tf.TensorInfo);
+  }
+  const hiddenOut = backend.allocate(batch * hidden);
+  const logitsOut = backend.allocate(batch * vocab);
+  // the native side checks every length, the ids against V and the positions against P (RangeError otherwise)
+  backend.addon.gpt2DecodeStep(int('ids'), int('positions'), float('wte'), float('wpe'), weights, keys, values, float('bias'), float('finalWeight'), float('finalBias'),
+    hiddenOut, logitsOut, batch, hidden, inner, heads, capacity, position, vocab, wpe.shape[0] as number, epsilon);
+  const outputs: tf.TensorInfo[] = [backend.makeOwnedTensorInfo([batch, 1, hidden], hiddenOut), backend.makeOwnedTensorInfo([batch, 1, vocab], logitsOut)];
+  for (const cache of caches) {
+    backend.incRef(cache.dataId);
+    outputs.push({ dataId: cache.dataId, shape: [...cache.shape], dtype: 'float32' });
+  }
+  return outputs;
+}
+
 /** Registers the fused decode kernels for `backendName`. */
 export function registerDecodeKernels(backendName: string): void {
   if (tf.getKernel(gpt2DecodeBlockKernelName, backendName) !== undefined) return;
   tf.registerKernel({ kernelName: gpt2DecodeBlockKernelName, backendName, kernelFunc: gpt2DecodeBlock as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: gpt2DecodeStepKernelName, backendName, kernelFunc: gpt2DecodeStep as unknown as tf.KernelFunc });
 }
