@@ -74,18 +74,19 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
   std::vector<float> qkv(batch * 3 * hidden);
   std::vector<float> attended(batch * hidden);
   std::vector<float> up(batch * inner);
-  std::vector<double> scores(capacity);
-  std::vector<double> accumulator(dim);
   LayerNormRows(x, w.ln1Weight, w.ln1Bias, normed.data(), batch, hidden, epsilon);
   Affine(normed.data(), w.qkvWeight, w.qkvBias, qkv.data(), batch, hidden, 3 * hidden, false);  // [B, 3D]
-  const double scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
+  // keys past `position` are unfilled and masked by the bias (causal): attend over [0, position] only
+  const int64_t length = position + 1;
+  std::vector<float> weights(length);
   for (int64_t b = 0; b < batch; ++b) {
     const float* q = qkv.data() + b * 3 * hidden;  // [H, d]
     const float* k = q + hidden;
     const float* v = k + hidden;
     const float* biasRow = bias + b * capacity;
     bool anyAllowed = false;
-    for (int64_t s = 0; s < capacity; ++s) anyAllowed = anyAllowed || biasRow[s] > kMaskedBelow;
+    for (int64_t s = 0; s < length; ++s) anyAllowed = anyAllowed || biasRow[s] > kMaskedBelow;
     for (int64_t h = 0; h < heads; ++h) {
       float* keys = keyCache + (b * heads + h) * capacity * dim;  // [C, d]
       float* values = valueCache + (b * heads + h) * capacity * dim;
@@ -93,30 +94,25 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
         keys[position * dim + i] = k[h * dim + i];
         values[position * dim + i] = v[h * dim + i];
       }
-      const float* query = q + h * dim;
-      double maximum = -INFINITY;
-      for (int64_t s = 0; s < capacity; ++s) {
-        if (anyAllowed && biasRow[s] <= kMaskedBelow) continue;
-        double dot = 0;
-        for (int64_t i = 0; i < dim; ++i) dot += static_cast<double>(query[i]) * keys[s * dim + i];
-        const double score = dot * scale + biasRow[s];
-        scores[s] = score;
-        if (score > maximum) maximum = score;
+      // scores[L] = keys[L, d] q[d] / √d + bias (a BLAS matrix-vector product per head)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(length), static_cast<int>(dim), scale, keys,
+                  static_cast<int>(dim), q + h * dim, 1, 0.0f, weights.data(), 1);
+      float maximum = -INFINITY;
+      for (int64_t s = 0; s < length; ++s) {
+        weights[s] += biasRow[s];
+        if (!(anyAllowed && biasRow[s] <= kMaskedBelow) && weights[s] > maximum) maximum = weights[s];
       }
       double total = 0;
-      for (int64_t s = 0; s < capacity; ++s) {
-        if (anyAllowed && biasRow[s] <= kMaskedBelow) continue;
-        scores[s] = std::exp(scores[s] - maximum);
-        total += scores[s];
+      for (int64_t s = 0; s < length; ++s) {
+        const float weight = anyAllowed && biasRow[s] <= kMaskedBelow ? 0.0f : std::exp(weights[s] - maximum);
+        weights[s] = weight;
+        total += weight;
       }
-      for (int64_t i = 0; i < dim; ++i) accumulator[i] = 0;
-      for (int64_t s = 0; s < capacity; ++s) {
-        if (anyAllowed && biasRow[s] <= kMaskedBelow) continue;
-        const double weight = scores[s] / total;
-        for (int64_t i = 0; i < dim; ++i) accumulator[i] += weight * values[s * dim + i];
-      }
-      float* target = attended.data() + b * hidden + h * dim;
-      for (int64_t i = 0; i < dim; ++i) target[i] = static_cast<float>(accumulator[i]);
+      const float normalizer = static_cast<float>(1.0 / total);
+      for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
+      // attended[d] = values[L, d]ᵀ weights[L]
+      cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(length), static_cast<int>(dim), 1.0f, values,
+                  static_cast<int>(dim), weights.data(), 1, 0.0f, attended.data() + b * hidden + h * dim, 1);
     }
   }
   for (int64_t i = 0; i < batch * hidden; ++i) out[i] = x[i];
