@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -55,6 +56,27 @@ void Affine(const float* x, const float* w, const float* bias, float* y, int64_t
   }
 }
 
+// Runs a decode step's BLAS calls on the calling thread when each product is small: waking OpenBLAS's workers for a
+// matrix-vector-sized product costs more than it saves, and on a loaded machine a descheduled worker stalls every
+// call. Larger products (real model sizes, bigger batches) keep the configured thread count. Restored on exit.
+class SmallWorkThreads {
+ public:
+  explicit SmallWorkThreads(int64_t largestProduct) : previous_(openblas_get_num_threads()) {
+    if (previous_ > 1 && largestProduct < kSingleThreadBelow) openblas_set_num_threads(1);
+    else previous_ = 0;
+  }
+  ~SmallWorkThreads() {
+    if (previous_ > 1) openblas_set_num_threads(previous_);
+  }
+  SmallWorkThreads(const SmallWorkThreads&) = delete;
+  SmallWorkThreads& operator=(const SmallWorkThreads&) = delete;
+
+ private:
+  // multiply-adds of the largest product of the step (~80 µs on one core)
+  static constexpr int64_t kSingleThreadBelow = int64_t{1} << 22;
+  int previous_;
+};
+
 // HF's gelu_new: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
 void GeluNew(float* x, int64_t size) {
   const float c = 0.7978845608028654f;
@@ -69,6 +91,7 @@ void GeluNew(float* x, int64_t size) {
 void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache, float* valueCache, const float* bias,
                      float* out, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
                      int64_t position, float epsilon) {
+  SmallWorkThreads threads(batch * hidden * std::max(3 * hidden, inner));
   const int64_t dim = hidden / heads;
   std::vector<float> normed(batch * hidden);
   std::vector<float> qkv(batch * 3 * hidden);
@@ -128,6 +151,7 @@ void Gpt2DecodeStep(const int32_t* ids, const int32_t* positions, const float* w
                     const float* bias, const float* finalWeight, const float* finalBias, float* hiddenOut,
                     float* logitsOut, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
                     int64_t position, int64_t vocab, float epsilon) {
+  SmallWorkThreads threads(batch * hidden * std::max({3 * hidden, inner, vocab}));
   std::vector<float> current(batch * hidden);
   std::vector<float> next(batch * hidden);
   for (int64_t b = 0; b < batch; ++b) {
