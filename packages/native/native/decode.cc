@@ -72,8 +72,8 @@ class SmallWorkThreads {
   SmallWorkThreads& operator=(const SmallWorkThreads&) = delete;
 
  private:
-  // multiply-adds of the largest product of the step (~80 µs on one core)
-  static constexpr int64_t kSingleThreadBelow = int64_t{1} << 22;
+  // multiply-adds of the largest product of the step (~40 µs on one core): batch-1 steps of the reference config
+  static constexpr int64_t kSingleThreadBelow = int64_t{1} << 21;
   int previous_;
 };
 
