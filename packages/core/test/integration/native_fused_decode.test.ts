@@ -8,6 +8,7 @@ import { createKVCache, disposeCache } from '../../src/model/kv_cache';
 import { loadCausalLM } from '../../src/model/model_factory';
 import { ShapeError } from '../../src/errors/errors';
 import type { CausalLM } from '../../src/model/causal_lm';
+import type { LinearLayer } from '../../src/model/linear';
 
 // The fused GPT-2 decode block of @rlhfjs/native (one native call per layer for a one-token step) against the
 // portable block ops on the same backend (the kernel unregistered). CI builds the addon, so there a missing addon fails.
@@ -155,6 +156,32 @@ describeNative('fused GPT-2 decode block on the native backend', () => {
       expect(taken).toEqual([false]);
       expect(gradient.shape).toEqual([1, 1, hiddenSize]);
     });
+  });
+
+  it('a wrapped linear layer (as LoRA or 4-bit wrap one) keeps the portable block, with the same logits', async () => {
+    const name = 'transformer.h.1.attn.c_attn';
+    const inner = model.linear(name);
+    const wrapper: LinearLayer = {
+      kind: 'wrapper',
+      inFeatures: inner.inFeatures,
+      outFeatures: inner.outFeatures,
+      forward: (x) => inner.forward(x),
+      parameters: () => inner.parameters(),
+      dispose: () => undefined,
+    };
+    const expected = withoutFusedKernel(() => decodeLogits(model, 2));
+    model.setLinear(name, wrapper);
+    try {
+      const profile = await tf.profile(() => {
+        const actual = decodeLogits(model, 2);
+        actual.forEach((values, step) => values.forEach((value, i) => expect(Math.abs(value - (expected[step]?.[i] as number))).toBeLessThan(1e-4)));
+      });
+      const names = profile.kernels.map((kernel) => kernel.name);
+      expect(names).not.toContain(GPT2_DECODE_STEP_KERNEL);
+      expect(names.filter((kernelName) => kernelName === GPT2_DECODE_BLOCK_KERNEL)).toHaveLength(2 * (model.config.numLayers - 1)); // every other layer, 2 steps
+    } finally {
+      model.setLinear(name, inner);
+    }
   });
 
   it('a kernel call with a cache of another batch size throws, naming the shapes', () => {
