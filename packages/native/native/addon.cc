@@ -9,6 +9,10 @@
 
 #include "kernels.h"
 
+namespace rlhfjs {
+void RegisterDecodeFunctions(Napi::Env env, Napi::Object exports);  // decode_addon.cc
+}  // namespace rlhfjs
+
 namespace {
 
 using rlhfjs::GemmBatched;
@@ -474,6 +478,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("normGrad", Napi::Function::New(env, NormGrad));
   exports.Set("rope", Napi::Function::New(env, Rope));
   exports.Set("info", Napi::Function::New(env, Info));
+  rlhfjs::RegisterDecodeFunctions(env, exports);
   return exports;
 }
 

@@ -1,4 +1,5 @@
 import type { Rng } from '../data/rng';
+import { TrainingError } from '../errors/errors';
 
 export interface SamplingConfig {
   readonly doSample: boolean;
@@ -35,25 +36,47 @@ export function sampleToken(logits: Float32Array, config: SamplingConfig, rng: R
     for (let v = 1; v < vocab; v++) if ((logits[v] as number) > (logits[best] as number)) best = v;
     return { token: best, logProb: logProbOf(best) };
   }
-  let candidates = Array.from({ length: vocab }, (_, v) => v).sort((a, b) => (probabilities[b] as number) - (probabilities[a] as number) || a - b);
-  if (config.topK > 0 && config.topK < vocab) candidates = candidates.slice(0, config.topK);
+  if (Number.isNaN(total)) throw new TrainingError('NON_FINITE_LOGITS', `sampleToken: the logits row of ${vocab} entries holds NaN; cannot sample`);
+  // Candidates in HF's order (probability descending, ties by token id), kept as their probabilities: a native
+  // numeric sort instead of a comparator over token ids; the token at a sorted position is recovered afterwards.
+  const sorted = Float64Array.from(probabilities).sort().reverse(); // [V] descending
+  let count = vocab;
+  if (config.topK > 0 && config.topK < vocab) count = config.topK;
   if (config.topP < 1) {
     let cumulative = 0;
-    const kept: number[] = [];
-    for (const v of candidates) {
-      kept.push(v);
-      cumulative += (probabilities[v] as number) / total;
-      if (cumulative >= config.topP) break; // keeps at least one token, as HF's TopPLogitsWarper
+    for (let i = 0; i < count; i++) {
+      cumulative += (sorted[i] as number) / total;
+      if (cumulative >= config.topP) {
+        count = i + 1; // keeps at least one token, as HF's TopPLogitsWarper
+        break;
+      }
     }
-    candidates = kept;
   }
   let mass = 0;
-  for (const v of candidates) mass += probabilities[v] as number;
+  for (let i = 0; i < count; i++) mass += sorted[i] as number;
   let threshold = rng.next() * mass;
-  for (const v of candidates) {
-    threshold -= probabilities[v] as number;
-    if (threshold < 0) return { token: v, logProb: logProbOf(v) };
+  let position = count - 1;
+  for (let i = 0; i < count; i++) {
+    threshold -= sorted[i] as number;
+    if (threshold < 0) {
+      position = i;
+      break;
+    }
   }
-  const last = candidates[candidates.length - 1] as number;
-  return { token: last, logProb: logProbOf(last) };
+  const token = tokenAtSortedPosition(probabilities, sorted, position);
+  return { token, logProb: logProbOf(token) };
+}
+
+/** The token at `position` of the order probability descending, ties by ascending token id. */
+function tokenAtSortedPosition(probabilities: Float64Array, sorted: Float64Array, position: number): number {
+  const value = sorted[position] as number;
+  let rank = 0; // earlier positions holding the same probability: the rank among the tied tokens by id
+  for (let i = position - 1; i >= 0 && sorted[i] === value; i--) rank++;
+  for (let v = 0; v < probabilities.length; v++) {
+    if (probabilities[v] === value) {
+      if (rank === 0) return v;
+      rank--;
+    }
+  }
+  return sorted.length - 1; // unreachable: every sorted value is one of the (non-NaN) probabilities
 }

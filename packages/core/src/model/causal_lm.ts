@@ -5,6 +5,7 @@ import { matMul2dTransposedB } from '../ops/mat_mul';
 import { tidyObject } from '../ops/tidy_object';
 import { attentionBias } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
+import { decodeStepForward } from './fused_decode';
 import { gpt2Block } from './gpt2_block';
 import type { KVCache } from './kv_cache';
 import type { LinearLayer } from './linear';
@@ -136,6 +137,10 @@ export class CausalLM implements ParameterSource {
             `inputIds [${batch}, ${length}] ${cacheBatch !== batch ? 'have another batch size' : 'do not fit in it'}`,
         );
       }
+    }
+    if (inputs.useCache === true && inputs.logits !== 'none' && inputs.segmentIds === undefined) {
+      const fused = decodeStepForward(this, inputs); // one-token steps on a backend with the fused decode-step kernel
+      if (fused !== null) return { logits: fused.logits, hiddenStates: fused.hiddenStates, cache: { length: past + 1, keys: fused.keys, values: fused.values, ...(capacity === undefined ? {} : { capacity }) } };
     }
     this.checkVocabulary(inputs.inputIds);
     const block = this.blockFunction ?? (config.family === 'gpt2' ? gpt2Block : llamaBlock);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { geluNew } from '../ops/fused_activations';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
+import { fusedGpt2DecodeBlock } from './fused_decode';
 import { appendKeyValue } from './kv_cache';
 import { applyLinear } from './linear';
 import { layerNorm } from './norms';
@@ -10,6 +11,8 @@ import { layerNorm } from './norms';
 export function gpt2Block(source: ParameterSource, layer: number, x: tf.Tensor3D, context: BlockContext): BlockOutput {
   const prefix = `transformer.h.${layer}`;
   const { hiddenSize, numHeads, headDim, normEpsilon } = source.config;
+  const fused = fusedGpt2DecodeBlock(source, layer, x, context); // decode steps on a backend with the fused kernel
+  if (fused !== null) return fused;
   return tf.tidy(() => {
     const normed1 = layerNorm(x, source.tensor(`${prefix}.ln_1.weight`), source.tensor(`${prefix}.ln_1.bias`), normEpsilon);
     const qkv = applyLinear(source.linear(`${prefix}.attn.c_attn`), normed1); // [B, T, 3D]

@@ -7,6 +7,7 @@ import { loadNativeAddon, nativeInfo } from '../binding/native_addon';
 import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
 import { registerAttentionKernels } from '../kernels/attention_kernels';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
+import { registerDecodeKernels } from '../kernels/decode_kernels';
 import { registerKVCacheKernels } from '../kernels/kv_cache_kernels';
 import { fusedKernels } from '../kernels/fused_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
@@ -67,5 +68,6 @@ export function registerNativeBackend(): boolean {
       kernelFunc: (args) => kernel.run(args as unknown as NativeKernelArgs),
     });
   }
+  registerDecodeKernels(nativeBackendName);
   return true;
 }

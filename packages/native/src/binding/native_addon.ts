@@ -40,6 +40,13 @@ export interface NativeAddon {
     dx: Float32Array, dWeight: Float32Array, dBias: Float32Array, rows: number, width: number, rms: boolean): void;
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, out: Float32Array, batch: number, heads: number,
     length: number, width: number, inverse: boolean): void;
+  /** Fused GPT-2 decode block (native/decode.cc); weights in the order of decode_kernels.ts. */
+  gpt2DecodeBlock(x: Float32Array, weights: Float32Array[], keyCache: Float32Array, valueCache: Float32Array, bias: Float32Array,
+    out: Float32Array, batch: number, hidden: number, inner: number, heads: number, capacity: number, position: number, epsilon: number): void;
+  /** A whole GPT-2 decode step with the tied LM head (native/decode.cc); blockWeights holds 12 per layer. */
+  gpt2DecodeStep(ids: Int32Array, positions: Int32Array, wte: Float32Array, wpe: Float32Array, blockWeights: Float32Array[], keyCaches: Float32Array[],
+    valueCaches: Float32Array[], bias: Float32Array, finalWeight: Float32Array, finalBias: Float32Array, hiddenOut: Float32Array, logitsOut: Float32Array,
+    batch: number, hidden: number, inner: number, heads: number, capacity: number, position: number, vocab: number, maxPositions: number, epsilon: number): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

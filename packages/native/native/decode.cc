@@ -1,0 +1,179 @@
+// Fused GPT-2 decode block: layer norm → c_attn → in-place KV-cache write → attention over the cache → c_proj →
+// residual → layer norm → c_fc → gelu_new → c_proj → residual, for one token per row. The products are OpenBLAS
+// sgemv (one row) or sgemm (several rows), so the step reads each weight once; everything else is a plain loop.
+#include "decode.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace rlhfjs {
+namespace {
+
+// Entries of the attention bias at or below this mask their key (core's bias uses -1e9).
+constexpr float kMaskedBelow = -1e8f;
+
+// y[rows, D] = layerNorm(x[rows, D]) * weight + bias, statistics in double (biased variance, as torch).
+void LayerNormRows(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t width,
+                   float epsilon) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * width;
+    double mean = 0;
+    for (int64_t i = 0; i < width; ++i) mean += row[i];
+    mean /= static_cast<double>(width);
+    double variance = 0;
+    for (int64_t i = 0; i < width; ++i) {
+      const double centered = row[i] - mean;
+      variance += centered * centered;
+    }
+    variance /= static_cast<double>(width);
+    const float scale = static_cast<float>(1.0 / std::sqrt(variance + epsilon));
+    float* target = y + r * width;
+    for (int64_t i = 0; i < width; ++i) target[i] = (row[i] - static_cast<float>(mean)) * scale * weight[i] + bias[i];
+  }
+}
+
+// y[rows, n] = x[rows, k] @ w[k, n] + bias[n] (+ y when accumulate: the residual already in y).
+void Affine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
+            bool accumulate) {
+  if (!accumulate) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] = bias[j];
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] += bias[j];
+  }
+  if (rows == 1) {
+    // y[n] += w[k, n]ᵀ x[k]
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(k), static_cast<int>(n), 1.0f, w, static_cast<int>(n), x,
+                1, 1.0f, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
+                static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
+                static_cast<int>(n));
+  }
+}
+
+// Runs a decode step's BLAS calls on the calling thread when each product is small: waking OpenBLAS's workers for a
+// matrix-vector-sized product costs more than it saves, and on a loaded machine a descheduled worker stalls every
+// call. Larger products (real model sizes, bigger batches) keep the configured thread count. Restored on exit.
+class SmallWorkThreads {
+ public:
+  explicit SmallWorkThreads(int64_t largestProduct) : previous_(openblas_get_num_threads()) {
+    if (previous_ > 1 && largestProduct < kSingleThreadBelow) openblas_set_num_threads(1);
+    else previous_ = 0;
+  }
+  ~SmallWorkThreads() {
+    if (previous_ > 1) openblas_set_num_threads(previous_);
+  }
+  SmallWorkThreads(const SmallWorkThreads&) = delete;
+  SmallWorkThreads& operator=(const SmallWorkThreads&) = delete;
+
+ private:
+  // multiply-adds of the largest product of the step (~40 µs on one core): batch-1 steps of the reference config
+  static constexpr int64_t kSingleThreadBelow = int64_t{1} << 21;
+  int previous_;
+};
+
+// HF's gelu_new: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
+void GeluNew(float* x, int64_t size) {
+  const float c = 0.7978845608028654f;
+  for (int64_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    x[i] = 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+  }
+}
+
+}  // namespace
+
+void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache, float* valueCache, const float* bias,
+                     float* out, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
+                     int64_t position, float epsilon) {
+  SmallWorkThreads threads(batch * hidden * std::max(3 * hidden, inner));
+  const int64_t dim = hidden / heads;
+  std::vector<float> normed(batch * hidden);
+  std::vector<float> qkv(batch * 3 * hidden);
+  std::vector<float> attended(batch * hidden);
+  std::vector<float> up(batch * inner);
+  LayerNormRows(x, w.ln1Weight, w.ln1Bias, normed.data(), batch, hidden, epsilon);
+  Affine(normed.data(), w.qkvWeight, w.qkvBias, qkv.data(), batch, hidden, 3 * hidden, false);  // [B, 3D]
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
+  // keys past `position` are unfilled and masked by the bias (causal): attend over [0, position] only
+  const int64_t length = position + 1;
+  std::vector<float> weights(length);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* q = qkv.data() + b * 3 * hidden;  // [H, d]
+    const float* k = q + hidden;
+    const float* v = k + hidden;
+    const float* biasRow = bias + b * capacity;
+    bool anyAllowed = false;
+    for (int64_t s = 0; s < length; ++s) anyAllowed = anyAllowed || biasRow[s] > kMaskedBelow;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* keys = keyCache + (b * heads + h) * capacity * dim;  // [C, d]
+      float* values = valueCache + (b * heads + h) * capacity * dim;
+      for (int64_t i = 0; i < dim; ++i) {
+        keys[position * dim + i] = k[h * dim + i];
+        values[position * dim + i] = v[h * dim + i];
+      }
+      // scores[L] = keys[L, d] q[d] / √d + bias (a BLAS matrix-vector product per head)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(length), static_cast<int>(dim), scale, keys,
+                  static_cast<int>(dim), q + h * dim, 1, 0.0f, weights.data(), 1);
+      float maximum = -INFINITY;
+      for (int64_t s = 0; s < length; ++s) {
+        weights[s] += biasRow[s];
+        if (!(anyAllowed && biasRow[s] <= kMaskedBelow) && weights[s] > maximum) maximum = weights[s];
+      }
+      double total = 0;
+      for (int64_t s = 0; s < length; ++s) {
+        const float weight = anyAllowed && biasRow[s] <= kMaskedBelow ? 0.0f : std::exp(weights[s] - maximum);
+        weights[s] = weight;
+        total += weight;
+      }
+      const float normalizer = static_cast<float>(1.0 / total);
+      for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
+      // attended[d] = values[L, d]ᵀ weights[L]
+      cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(length), static_cast<int>(dim), 1.0f, values,
+                  static_cast<int>(dim), weights.data(), 1, 0.0f, attended.data() + b * hidden + h * dim, 1);
+    }
+  }
+  for (int64_t i = 0; i < batch * hidden; ++i) out[i] = x[i];
+  Affine(attended.data(), w.projWeight, w.projBias, out, batch, hidden, hidden, true);  // out = x + attn
+  LayerNormRows(out, w.ln2Weight, w.ln2Bias, normed.data(), batch, hidden, epsilon);
+  Affine(normed.data(), w.fcWeight, w.fcBias, up.data(), batch, hidden, inner, false);  // [B, F]
+  GeluNew(up.data(), batch * inner);
+  Affine(up.data(), w.outWeight, w.outBias, out, batch, inner, hidden, true);  // out += mlp
+}
+
+void Gpt2DecodeStep(const int32_t* ids, const int32_t* positions, const float* wte, const float* wpe,
+                    const Gpt2BlockWeights* blocks, float* const* keyCaches, float* const* valueCaches, int64_t layers,
+                    const float* bias, const float* finalWeight, const float* finalBias, float* hiddenOut,
+                    float* logitsOut, int64_t batch, int64_t hidden, int64_t inner, int64_t heads, int64_t capacity,
+                    int64_t position, int64_t vocab, float epsilon) {
+  SmallWorkThreads threads(batch * hidden * std::max({3 * hidden, inner, vocab}));
+  std::vector<float> current(batch * hidden);
+  std::vector<float> next(batch * hidden);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* token = wte + static_cast<int64_t>(ids[b]) * hidden;
+    const float* place = wpe + static_cast<int64_t>(positions[b]) * hidden;
+    for (int64_t i = 0; i < hidden; ++i) current[b * hidden + i] = token[i] + place[i];
+  }
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    Gpt2DecodeBlock(current.data(), blocks[layer], keyCaches[layer], valueCaches[layer], bias, next.data(), batch,
+                    hidden, inner, heads, capacity, position, epsilon);
+    current.swap(next);
+  }
+  LayerNormRows(current.data(), finalWeight, finalBias, hiddenOut, batch, hidden, epsilon);
+  // logits[B, V] = hidden[B, D] @ wte[V, D]ᵀ: the tied head reads the embedding in place
+  if (batch == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(vocab), static_cast<int>(hidden), 1.0f, wte,
+                static_cast<int>(hidden), hiddenOut, 1, 0.0f, logitsOut, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), static_cast<int>(vocab),
+                static_cast<int>(hidden), 1.0f, hiddenOut, static_cast<int>(hidden), wte, static_cast<int>(hidden), 0.0f,
+                logitsOut, static_cast<int>(vocab));
+  }
+}
+
+}  // namespace rlhfjs
