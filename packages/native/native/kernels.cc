@@ -76,6 +76,7 @@ void GemmBatched(const float* a, const float* b, float* c, int64_t batch, int m,
     }
     return;
   }
+  if (GemmBatchParallel(a, b, c, batch, m, n, k, transposeA, transposeB, aOffsets, bOffsets)) return;
   for (int64_t i = 0; i < batch; ++i) {
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, m, n,
                 k, 1.0f, a + aOffsets[i], std::max(lda, 1), b + bOffsets[i], std::max(ldb, 1), 0.0f,

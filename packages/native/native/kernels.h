@@ -56,6 +56,9 @@ void Select(const uint8_t* condition, const float* a, const float* b, float* out
 
 // Threads the elementwise and row kernels may use: OpenBLAS's own count (OPENBLAS_NUM_THREADS or the cores).
 int WorkerThreads();
+// GemmBatched's entries split over the worker threads when they are small and many; false when not taken.
+bool GemmBatchParallel(const float* a, const float* b, float* c, int64_t batch, int m, int n, int k,
+                       bool transposeA, bool transposeB, const int64_t* aOffsets, const int64_t* bOffsets);
 // Splits [0, count) into at most WorkerThreads() ranges of at least minimumPerThread and runs body on each.
 void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<void(int64_t, int64_t)>& body);
 

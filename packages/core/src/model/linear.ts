@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors/errors';
 import { matMul2d } from '../ops/mat_mul';
+import { matMul2dBias } from '../ops/mat_mul_bias';
 
 /**
  * A linear map the model reaches by its Hugging Face module name, so LoRA and 4-bit quantization can wrap or
@@ -50,8 +51,8 @@ export class Linear implements LinearLayer {
       if (x.shape[1] !== this.inFeatures) {
         throw new ShapeError(`Linear.forward: x is [${x.shape}], expected [N, ${this.inFeatures}]`);
       }
-      const y = matMul2d(x, this.weight as tf.Tensor2D); // [N, out]
-      return this.bias === null ? y : tf.add(y, this.bias);
+      if (this.bias !== null) return matMul2dBias(x, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D); // [N, out]
+      return matMul2d(x, this.weight as tf.Tensor2D); // [N, out]
     });
   }
 

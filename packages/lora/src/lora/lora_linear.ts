@@ -126,7 +126,9 @@ export class LoraLinear implements LinearLayer {
     const { dropout, scaling } = adapter.config;
     const input = withDropout && dropout > 0 ? (tf.dropout(x, dropout, undefined, this.dropoutSeed + this.dropoutCalls++) as tf.Tensor2D) : x;
     const down = matMul2d(input, adapter.loraA as tf.Tensor2D); // [N, in] @ [in, r] → [N, r]
-    return tf.mul(matMul2d(down, adapter.loraB as tf.Tensor2D), scaling) as tf.Tensor2D; // [N, r] @ [r, out] → [N, out]
+    // The scaling multiplies the rank-r activation, not the [N, out] product: r/out of the work, and no [N, out]
+    // tensor kept for the backward pass (exact for the usual power-of-two alpha/r).
+    return matMul2d(tf.mul(down, scaling) as tf.Tensor2D, adapter.loraB as tf.Tensor2D); // [N, r] @ [r, out] → [N, out]
   }
 
   /** scaling · A @ B: [in, out], the delta of the weight in our [in, out] layout. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { nativeInfo } from '../binding/native_addon';
 import { describeNative, expectSameOnBothBackends, runOn, relativeError, seeded } from '../../test/compare_backends';
 
 describeNative('native BatchMatMul and _FusedMatMul')('native BatchMatMul and _FusedMatMul', () => {
@@ -19,6 +20,19 @@ describeNative('native BatchMatMul and _FusedMatMul')('native BatchMatMul and _F
         return tf.matMul(a, b, transposeA, transposeB);
       });
     }
+  });
+
+  it('matches cpu on many small entries split over threads (odd batch, every transpose) and keeps OpenBLAS threads', async () => {
+    const threads = nativeInfo().threads;
+    for (const [transposeA, transposeB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+      await expectSameOnBothBackends(() => {
+        const a = seeded(transposeA ? [7, 9, 5] : [7, 5, 9], 30);
+        const b = seeded(transposeB ? [7, 6, 9] : [7, 9, 6], 31);
+        return tf.matMul(a, b, transposeA, transposeB); // [7, 5, 6]
+      });
+    }
+    await expectSameOnBothBackends(() => tf.matMul(seeded([1, 5, 9], 32), seeded([3, 9, 6], 33))); // a broadcast over b's batch
+    expect(nativeInfo().threads).toBe(threads);
   });
 
   it('matches cpu for rank-2 transposes and rank-4 batches', async () => {
