@@ -342,7 +342,12 @@ export class ProcessGroup {
       const [segmentStart, segmentEnd] = segmentBounds(buffer.length, n, segment);
       for (let start = segmentStart; start < segmentEnd; start += chunk, ordinal += 1) {
         const end = Math.min(segmentEnd, start + chunk);
-        const ready = (): boolean => settled.has(start) || !inFlight.has(start);
+        // Always ready. Reduce-scatter: this chunk is sent only after it is received. All-gather: its frame can
+        // only arrive once the chunk is fully reduced, which needs the right neighbour to have received this
+        // rank's reduce-scatter send of it, so those bytes have left `buffer` even if the write's callback (one
+        // per writev batch) has not run yet. Waiting for that callback sent half the all-gather frames of a
+        // 100 MB all-reduce through the pool and a second copy.
+        const ready = (): boolean => true;
         // reduce-scatter frames are summed into `buffer` straight from the socket's read buffer as they arrive
         const accumulate = reducingStep
           ? { elementBytes: size, combine: (byteOffset: number, incoming: Uint8Array) => reduceInto(buffer, start + byteOffset / size, floatView(incoming, buffer), op) }
