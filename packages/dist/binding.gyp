@@ -8,7 +8,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-O2", "-fexceptions", "-std=c++17"]
+      "cflags_cc": ["-O3", "-fexceptions", "-std=c++17"]
     }
   ]
 }

@@ -69,6 +69,26 @@ class GlooWork : public Napi::AsyncWorker {
   std::string code_ = "GLOO";
 };
 
+// Element-wise reductions handed to gloo's ring. gloo's own `gloo::sum<T>` (gloo/math.h) is a header template with
+// an `int` index and no aliasing guarantee, so in this addon (compiled at install, not with PyTorch's flags) it
+// stays a scalar loop; these have `__restrict` pointers and a `size_t` index, which GCC vectorises at -O3 (see
+// binding.gyp). gloo's ring calls them in place (c == a, b its receive buffer) or with three distinct buffers;
+// `b` never overlaps `c`. Same arithmetic, element by element, as gloo's: c[i] = a[i] + b[i].
+template <typename T>
+void SumInto(void* c_, const void* a_, const void* b_, size_t n) {
+  T* c = static_cast<T*>(c_);
+  const T* a = static_cast<const T*>(a_);
+  const T* __restrict b = static_cast<const T*>(b_);
+  if (c == a) {
+    T* __restrict inout = c;
+    for (size_t i = 0; i < n; i += 1) inout[i] += b[i];
+    return;
+  }
+  T* __restrict out = c;
+  const T* __restrict left = a;
+  for (size_t i = 0; i < n; i += 1) out[i] = left[i] + b[i];
+}
+
 template <typename T>
 gloo::AllreduceOptions::Func ReduceFunction(int op) {
   using Pointer = void (*)(void*, const void*, const void*, size_t);
@@ -78,8 +98,13 @@ gloo::AllreduceOptions::Func ReduceFunction(int op) {
     case 3:
       return static_cast<Pointer>(&gloo::min<T>);
     default:  // 0 sum, 1 mean (divided afterwards)
-      return static_cast<Pointer>(&gloo::sum<T>);
+      return static_cast<Pointer>(&SumInto<T>);
   }
+}
+
+template <typename T>
+void DivideInPlace(T* __restrict data, size_t count, T divisor) {
+  for (size_t index = 0; index < count; index += 1) data[index] /= divisor;
 }
 
 template <typename T>
@@ -91,10 +116,7 @@ void RunAllReduce(const std::shared_ptr<gloo::Context>& context, T* data, size_t
   options.setTag(tag);
   options.setTimeout(timeout);
   gloo::allreduce(options);
-  if (op == 1) {
-    const T size = static_cast<T>(context->size);
-    for (size_t index = 0; index < count; index += 1) data[index] /= size;
-  }
+  if (op == 1) DivideInPlace(data, count, static_cast<T>(context->size));
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ function bytesOf(array: ArrayBufferView, start = 0, end = array.byteLength): Uin
   return new Uint8Array(array.buffer, array.byteOffset + start, end - start);
 }
 
-function floatView(payload: Buffer, like: FloatArray): FloatArray {
+function floatView(payload: Uint8Array, like: FloatArray): FloatArray {
   const constructor = like.constructor as FloatArrayConstructor;
   return new constructor(payload.buffer as ArrayBuffer, payload.byteOffset, payload.length / constructor.BYTES_PER_ELEMENT);
 }
@@ -341,9 +341,18 @@ export class ProcessGroup {
       const segment = reducingStep ? segmentOf(rank - 2 - step) : segmentOf(rank - 1 - (step - (n - 1)));
       const [segmentStart, segmentEnd] = segmentBounds(buffer.length, n, segment);
       for (let start = segmentStart; start < segmentEnd; start += chunk, ordinal += 1) {
-        if (reducingStep) continue;
         const end = Math.min(segmentEnd, start + chunk);
-        targets.set(ordinal, { bytes: bytesOf(buffer, start * size, end * size), ready: () => settled.has(start) || !inFlight.has(start) });
+        // Always ready. Reduce-scatter: this chunk is sent only after it is received. All-gather: its frame can
+        // only arrive once the chunk is fully reduced, which needs the right neighbour to have received this
+        // rank's reduce-scatter send of it, so those bytes have left `buffer` even if the write's callback (one
+        // per writev batch) has not run yet. Waiting for that callback sent half the all-gather frames of a
+        // 100 MB all-reduce through the pool and a second copy.
+        const ready = (): boolean => true;
+        // reduce-scatter frames are summed into `buffer` straight from the socket's read buffer as they arrive
+        const accumulate = reducingStep
+          ? { elementBytes: size, combine: (byteOffset: number, incoming: Uint8Array) => reduceInto(buffer, start + byteOffset / size, floatView(incoming, buffer), op) }
+          : undefined;
+        targets.set(ordinal, { bytes: bytesOf(buffer, start * size, end * size), ready, accumulate });
       }
     }
     const leftConnection = this.connection(left);
@@ -362,7 +371,7 @@ export class ProcessGroup {
         const frame = await this.receive(left, code, seq, (end - start) * size);
         const incoming = floatView(frame.payload, buffer);
         if (reducing) {
-          reduceInto(buffer, start, incoming, op);
+          if (frame.accumulated !== true) reduceInto(buffer, start, incoming, op);
           if (step === n - 2) finishReduce(buffer, start, end, op, n); // segment r is complete here
         } else if (frame.direct !== true) {
           await inFlight.get(start);

@@ -16,6 +16,8 @@ export interface Frame {
   readonly payload: Buffer;
   /** The payload was received straight into a planned destination (see `planDirect`); it is not pooled. */
   readonly direct?: boolean;
+  /** The payload was already combined into its planned destination by the target's `accumulate` (see there). */
+  readonly accumulated?: boolean;
 }
 
 /** Where the payload of one expected frame should land, so that no staging copy is needed. */
@@ -23,6 +25,23 @@ export interface DirectTarget {
   readonly bytes: Uint8Array;
   /** Checked when the frame's header arrives: false (the memory is still being sent) means use the pool. */
   readonly ready: () => boolean;
+  /**
+   * Combine the payload into `bytes` as it arrives, straight from the socket's read buffer, instead of storing it:
+   * `combine(byteOffset, incoming)` gets whole elements only, `incoming` aligned to `elementBytes`, and must not
+   * keep `incoming` (it is the read buffer). The frame is then delivered with `accumulated: true`.
+   */
+  readonly accumulate?: { readonly elementBytes: number; readonly combine: (byteOffset: number, incoming: Uint8Array) => void };
+}
+
+/** A frame being received: `fill` bytes stored or combined so far, plus `carryFill` bytes of a split element. */
+interface PendingFrame {
+  op: number;
+  seq: number;
+  payload: Buffer;
+  fill: number;
+  direct: boolean;
+  accumulate: DirectTarget['accumulate'];
+  carryFill: number;
 }
 
 type Waiter = { resolve: (frame: Frame) => void; reject: (error: Error) => void };
@@ -36,7 +55,11 @@ export class FrameConnection {
   private readonly waiters: Waiter[] = [];
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFill = 0;
-  private current: { op: number; seq: number; payload: Buffer; fill: number; direct: boolean } | undefined;
+  private current: PendingFrame | undefined;
+  /** An element split between two reads, when accumulating (8 bytes: a Float64). */
+  private readonly carry = new Uint8Array(8);
+  /** Aligned copy of a read whose payload bytes start at an unaligned offset, when accumulating. */
+  private scratch = new Uint8Array(0);
   /** Planned destinations of the frames of one collective (op code, sequence number), by arrival ordinal. */
   private plan: { op: number; seq: number; targets: Map<number, DirectTarget> } | undefined;
   private lastData: { op: number; seq: number; ordinal: number } = { op: -1, seq: -1, ordinal: -1 };
@@ -101,16 +124,17 @@ export class FrameConnection {
     this.plan = undefined;
   }
 
-  private payloadFor(op: number, seq: number, byteCount: number): { payload: Buffer; direct: boolean } {
-    if (op >= CONTROL_OP_BASE && op <= 0xffff) return { payload: this.pool.take(byteCount), direct: false };
+  private payloadFor(op: number, seq: number, byteCount: number): { payload: Buffer; direct: boolean; accumulate: DirectTarget['accumulate'] } {
+    if (op >= CONTROL_OP_BASE && op <= 0xffff) return { payload: this.pool.take(byteCount), direct: false, accumulate: undefined };
     const last = this.lastData;
     const ordinal = last.op === op && last.seq === seq ? last.ordinal + 1 : 0;
     this.lastData = { op, seq, ordinal };
     const target = this.plan !== undefined && this.plan.op === op && this.plan.seq === seq ? this.plan.targets.get(ordinal) : undefined;
     if (target !== undefined && target.bytes.byteLength === byteCount && target.ready()) {
-      return { payload: Buffer.from(target.bytes.buffer, target.bytes.byteOffset, target.bytes.byteLength), direct: true };
+      const accumulate = target.accumulate !== undefined && byteCount % target.accumulate.elementBytes === 0 ? target.accumulate : undefined;
+      return { payload: Buffer.from(target.bytes.buffer, target.bytes.byteOffset, target.bytes.byteLength), direct: true, accumulate };
     }
-    return { payload: this.pool.take(byteCount), direct: false };
+    return { payload: this.pool.take(byteCount), direct: false, accumulate: undefined };
   }
 
   /** Write one frame; resolves once the payload has been handed to the kernel (the caller may then reuse it). */
@@ -145,6 +169,38 @@ export class FrameConnection {
     else this.queue.push(frame);
   }
 
+  /** Combine chunk[from, to) into the frame's target: a split element through `carry`, unaligned bytes through `scratch`. */
+  private accumulate(current: PendingFrame, accumulate: NonNullable<DirectTarget['accumulate']>, chunk: Buffer, from: number, to: number): void {
+    const elementBytes = accumulate.elementBytes;
+    let offset = from;
+    if (current.carryFill > 0) {
+      const take = Math.min(elementBytes - current.carryFill, to - offset);
+      chunk.copy(this.carry, current.carryFill, offset, offset + take);
+      current.carryFill += take;
+      offset += take;
+      if (current.carryFill < elementBytes) return;
+      accumulate.combine(current.fill, this.carry.subarray(0, elementBytes));
+      current.fill += elementBytes;
+      current.carryFill = 0;
+    }
+    const whole = to - offset - ((to - offset) % elementBytes);
+    if (whole > 0) {
+      let incoming: Uint8Array = chunk.subarray(offset, offset + whole);
+      if (incoming.byteOffset % elementBytes !== 0) {
+        if (this.scratch.byteLength < whole) this.scratch = new Uint8Array(Math.max(whole, 1024 * 1024));
+        this.scratch.set(incoming);
+        incoming = this.scratch.subarray(0, whole);
+      }
+      accumulate.combine(current.fill, incoming);
+      current.fill += whole;
+      offset += whole;
+    }
+    if (offset < to) {
+      chunk.copy(this.carry, 0, offset, to);
+      current.carryFill = to - offset;
+    }
+  }
+
   private consume(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length && this.failure === undefined) {
@@ -166,16 +222,19 @@ export class FrameConnection {
         }
         const op = this.header.readUInt32LE(4);
         const seq = this.header.readUInt32LE(8);
-        this.current = { op, seq, ...this.payloadFor(op, seq, byteCount), fill: 0 };
+        this.current = { op, seq, ...this.payloadFor(op, seq, byteCount), fill: 0, carryFill: 0 };
       }
       const current = this.current;
-      const take = Math.min(current.payload.length - current.fill, chunk.length - offset);
-      chunk.copy(current.payload, current.fill, offset, offset + take);
-      current.fill += take;
+      const take = Math.min(current.payload.length - current.fill - current.carryFill, chunk.length - offset);
+      if (current.accumulate !== undefined) this.accumulate(current, current.accumulate, chunk, offset, offset + take);
+      else {
+        chunk.copy(current.payload, current.fill, offset, offset + take);
+        current.fill += take;
+      }
       offset += take;
       if (current.fill === current.payload.length) {
         this.current = undefined;
-        this.deliver({ op: current.op, seq: current.seq, payload: current.payload, direct: current.direct });
+        this.deliver({ op: current.op, seq: current.seq, payload: current.payload, direct: current.direct, accumulated: current.accumulate !== undefined });
       }
     }
   }
