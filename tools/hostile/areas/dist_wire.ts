@@ -19,8 +19,8 @@ const CLOSE_WAIT_MS = 4_000;
 const STORE_MAGIC = Buffer.from('RLHFJS01', 'latin1');
 const FRAME_MAGIC = 0x524a4446;
 
-/** How the attacker plays the HMAC handshake: correctly, not at all, a wrong secret, garbage, or half of it. */
-type Auth = 'valid' | 'none' | 'bad-mac' | 'garbage' | 'truncated';
+/** How the attacker plays the HMAC handshake: correctly, not at all, a wrong secret, garbage, half of it, or connects and stays silent (never ends). */
+type Auth = 'valid' | 'none' | 'bad-mac' | 'garbage' | 'truncated' | 'silent';
 
 type Attack =
   /** Authenticated store connection, then the payload; `lines`: complete lines the server should answer or close on. */
@@ -65,6 +65,7 @@ function cases(seed: number): HostileCase[] {
   const random = new Random(seed);
   const garbage = (length: number): Buffer => Buffer.from(Array.from({ length }, () => random.below(256)));
   const list: HostileCase[] = [
+    // a sample of every kind first (run_cases.test.ts runs these)
     storeCase('valid set/get/add/wait (control)', 'accept', [
       line({ id: 1, command: 'set', key: 'a', value: 'b' }),
       line({ id: 2, command: 'get', key: 'a', timeoutMs: 100 }),
@@ -72,8 +73,13 @@ function cases(seed: number): HostileCase[] {
       line({ id: 4, command: 'wait', keys: ['a'], timeoutMs: 100 }),
     ].join('')),
     storeCase('JSON null', 'refuse', 'null\n'),
+    storeCase('add to the canary (a non-numeric value)', 'refuse', line({ id: 1, command: 'add', key: '@canary', delta: 1 })),
+    peerCase('frame announcing 4 GB after the handshake', frame(HELLO, 0, 0xffffffff)),
+    collectiveCase('allReduce op "avg"', (group) => group.allReduce(new Float32Array(4), 'avg' as never)),
+    storeCase('bad HMAC, then a set of the canary', 'refuse', line({ id: 1, command: 'set', key: '@canary', value: 'pwned' }), 'bad-mac'),
+    storeCase('a silent connection, never ended (handshake timeout)', 'refuse', '', 'silent'),
+    peerCase('hello with rank NaN (JSON text)', frame(HELLO, 0, 0, Buffer.from('{"rank":NaN,"prefix":"@prefix"}'))),
     storeCase('a JSON array', 'refuse', '[1,2,3]\n'),
-    peerCase('wrong greeting answer (garbage instead of nonce+HMAC)', garbage(64), 'garbage'),
     storeCase('a number', 'refuse', '42\n'),
     storeCase('not JSON', 'refuse', 'set k v\n'),
     storeCase('a string', 'refuse', '"set"\n'),
@@ -88,7 +94,6 @@ function cases(seed: number): HostileCase[] {
     storeCase('add delta a string', 'refuse', line({ id: 1, command: 'add', key: 'n', delta: '1' })),
     storeCase('add delta 0.5', 'refuse', line({ id: 1, command: 'add', key: 'n', delta: 0.5 })),
     storeCase('add delta 1e300', 'refuse', '{"id":1,"command":"add","key":"n","delta":1e300}\n'),
-    storeCase('add to the canary (a non-numeric value)', 'refuse', line({ id: 1, command: 'add', key: '@canary', delta: 1 })),
     storeCase('add past 2^53', 'refuse', [line({ id: 1, command: 'add', key: 'big', delta: Number.MAX_SAFE_INTEGER }), line({ id: 2, command: 'add', key: 'big', delta: Number.MAX_SAFE_INTEGER })].join('')),
     storeCase('get timeoutMs a string', 'refuse', line({ id: 1, command: 'get', key: 'k', timeoutMs: 'soon' })),
     storeCase('get timeoutMs negative', 'refuse', line({ id: 1, command: 'get', key: 'k', timeoutMs: -5 })),
@@ -110,23 +115,22 @@ function cases(seed: number): HostileCase[] {
     storeCase('binary garbage', 'refuse', garbage(4096)),
     storeCase('binary garbage with newlines', 'refuse', Buffer.concat([garbage(500), Buffer.from('\n'), garbage(500), Buffer.from('\n')])),
     storeCase('no handshake, JSON straight away', 'refuse', line({ id: 1, command: 'set', key: '@canary', value: 'pwned' }), 'none'),
-    storeCase('bad HMAC, then a set of the canary', 'refuse', line({ id: 1, command: 'set', key: '@canary', value: 'pwned' }), 'bad-mac'),
     storeCase('garbage handshake', 'refuse', garbage(200), 'garbage'),
     storeCase('truncated handshake (half a nonce)', 'refuse', '', 'truncated'),
+    storeCase('50 silent connections at once', 'refuse', '', 'silent', 50),
     storeCase('200 connections at once, each garbage', 'refuse', garbage(100), 'valid', 200),
     storeCase('100 connections at once, no handshake', 'refuse', line({ id: 1, command: 'set', key: '@canary', value: 'pwned' }), 'none', 100),
     storeCase('many requests on one connection (2000 sets)', 'either', Array.from({ length: 2000 }, (_, index) => line({ id: index, command: 'set', key: `k${index % 16}`, value: String(index) })).join('')),
     // (b) a rank's data port during rendezvous
+    peerCase('wrong greeting answer (garbage instead of nonce+HMAC)', garbage(64), 'garbage'),
     peerCase('bad HMAC', garbage(0), 'bad-mac'),
     peerCase('truncated handshake', garbage(0), 'truncated'),
     peerCase('nothing sent, just connect and end', garbage(0), 'none'),
-    peerCase('frame announcing 4 GB after the handshake', frame(HELLO, 0, 0xffffffff)),
     peerCase('frame announcing 4 GB - 1 as a data op', frame(1, 0, 0xfffffffe)),
     peerCase('bad frame magic', frame(HELLO, 0, 4, Buffer.from('abcd'), 0xdeadbeef)),
     peerCase('truncated frame header', frame(HELLO, 0, 8).subarray(0, 9)),
     peerCase('truncated frame payload', frame(HELLO, 0, 1000, Buffer.alloc(10))),
     peerCase('hello with rank -1', frame(HELLO, 0, 0, Buffer.from(JSON.stringify({ rank: -1, prefix: '@prefix' })))),
-    peerCase('hello with rank NaN (JSON text)', frame(HELLO, 0, 0, Buffer.from('{"rank":NaN,"prefix":"@prefix"}'))),
     peerCase('hello with rank 1e309', frame(HELLO, 0, 0, Buffer.from('{"rank":1e309,"prefix":"@prefix"}'))),
     peerCase('hello with rank "1"', frame(HELLO, 0, 0, Buffer.from(JSON.stringify({ rank: '1', prefix: '@prefix' })))),
     peerCase('hello with a wrong prefix', frame(HELLO, 0, 0, Buffer.from(JSON.stringify({ rank: 1, prefix: 'other/0' })))),
@@ -134,7 +138,6 @@ function cases(seed: number): HostileCase[] {
     peerCase('garbage after the handshake', garbage(3000)),
     peerCase('20 connections with garbage handshakes', garbage(64), 'garbage', 20),
     // (c) collective arguments
-    collectiveCase('allReduce op "avg"', (group) => group.allReduce(new Float32Array(4), 'avg' as never)),
     collectiveCase('allReduce op an object', (group) => group.allReduce(new Float32Array(4), { op: 'sum' } as never)),
     collectiveCase('allReduce on a number array', (group) => group.allReduce([1, 2, 3] as never)),
     collectiveCase('allReduce on an Int32Array', (group) => group.allReduce(new Int32Array(3) as never, 'sum')),
@@ -217,7 +220,7 @@ async function attack(port: number, auth: Auth, payload: Buffer): Promise<Exchan
     resolve();
   }));
   try {
-    if (auth !== 'none') {
+    if (auth !== 'none' && auth !== 'silent') {
       const hello = await readBytes(socket, STORE_MAGIC.length + 32, CLOSE_WAIT_MS);
       const nonce = hello.subarray(STORE_MAGIC.length);
       if (auth === 'valid') {
@@ -235,7 +238,7 @@ async function attack(port: number, auth: Auth, payload: Buffer): Promise<Exchan
     text += chunk.toString('latin1');
   });
   socket.resume();
-  if (!socket.destroyed) socket.end(payload);
+  if (!socket.destroyed && auth !== 'silent') socket.end(payload);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([closedPromise, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
   clearTimeout(timer);
@@ -295,6 +298,7 @@ async function attemptStore(payload: Buffer, auth: Auth, connections: number, ex
   });
   const refusals = parsed.filter((reply) => reply.ok !== true);
   if (expect === 'accept' && refusals.length === 0) return [];
+  if (auth !== 'valid') throw new DistError('AUTH', `the store refused the ${auth} handshake, closed the connection and still serves`);
   if (refusals.length > 0 || replies.length === 0) {
     const first = refusals[0];
     throw new DistError('PROTOCOL', first !== undefined ? `the store answered ${JSON.stringify(first).slice(0, 160)} and still serves` : 'the store closed the connection without an answer and still serves');
