@@ -16,6 +16,8 @@ export interface HostileCase {
 
 export interface HostileArea {
   readonly name: string;
+  /** A case of this area that reports nothing for this long is a hang (when shorter than the runner's timeout). */
+  readonly timeoutMs?: number;
   /** Every case of the area; the same list for the same seed (the runner and its child processes both build it). */
   cases(seed: number): HostileCase[];
   /**

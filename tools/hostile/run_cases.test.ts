@@ -58,4 +58,31 @@ describe('hostile-input runner', () => {
       'from scratch: qwen2 numLayers 1000000': 'typed',
     });
   });
+
+  // The dist wire area over real loopback sockets: the store server, a rank's data port while the group forms, and
+  // collective arguments. 'add to the canary' lost the canary's value before the store refused non-counter adds.
+  it('area dist wire: hostile store lines, handshakes, frames and collective arguments end as typed refusals, nothing lost', async () => {
+    const area = AREAS.find((candidate) => candidate.name === 'dist wire');
+    if (area === undefined) throw new Error('no dist wire area');
+    const wanted = [
+      'store: valid set/get/add/wait (control)',
+      'store: JSON null',
+      'store: add to the canary (a non-numeric value)',
+      'peer: frame announcing 4 GB after the handshake',
+      'collective: allReduce op "avg"',
+      'store: bad HMAC, then a set of the canary',
+      'store: a silent connection, never ended (handshake timeout)',
+      'peer: hello with rank NaN (JSON text)',
+    ];
+    const names = area.cases(20261206).map((hostileCase) => hostileCase.name);
+    // the area lists these first, so that one child runs them all
+    expect(names.slice(0, wanted.length)).toEqual(wanted);
+    const summary = await runArea(area, { seed: 20261206, limit: wanted.length, timeoutMs: 60_000, maxOldSpaceMb: 1024 });
+    const outcomes = Object.fromEntries(summary.results.map((result) => [result.name, result.outcome]));
+    expect(outcomes).toEqual(Object.fromEntries(wanted.map((name) => [name, name.includes('(control)') ? 'accepted' : 'typed'])));
+    const details = Object.fromEntries(summary.results.map((result) => [result.name, result.detail]));
+    expect(details['store: add to the canary (a non-numeric value)']).toMatch(/not an integer counter; left unchanged/);
+    expect(details['peer: frame announcing 4 GB after the handshake']).toMatch(/formed and all-reduced correctly/);
+    expect(details['collective: allReduce op "avg"']).toMatch(/^ConfigError CONFIG: allReduce \(rank 0\): op must be one of/);
+  });
 });

@@ -65,6 +65,7 @@ export async function runArea(area: HostileArea, options: RunAreaOptions): Promi
 function runChild(area: HostileArea, cases: readonly HostileCase[], start: number, end: number, scratch: string, options: RunAreaOptions): Promise<CaseResult[]> {
   return new Promise((resolve) => {
     const results: CaseResult[] = [];
+    const timeoutMs = Math.min(options.timeoutMs, area.timeoutMs ?? Number.POSITIVE_INFINITY);
     const child = spawn(
       process.execPath,
       [`--max-old-space-size=${options.maxOldSpaceMb}`, '--stack-size=984', '--import', 'tsx', WORKER, options.areasModule ?? DEFAULT_AREAS_MODULE, area.name, String(options.seed), String(start), String(end), scratch],
@@ -102,7 +103,7 @@ function runChild(area: HostileArea, cases: readonly HostileCase[], start: numbe
         const message = JSON.parse(line.slice(REPORT_PREFIX.length)) as { event: 'start' | 'done'; index: number; outcome?: CaseOutcome; detail?: string };
         if (message.event === 'start') {
           current = message.index;
-          arm(options.timeoutMs);
+          arm(timeoutMs);
         } else {
           record(message.index, message.outcome as CaseOutcome, message.detail ?? '');
           current = null;
@@ -119,7 +120,7 @@ function runChild(area: HostileArea, cases: readonly HostileCase[], start: numbe
       if (timer !== null) clearTimeout(timer);
       if (current !== null) {
         const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-        if (hung) record(current, 'hang', `no result after ${options.timeoutMs} ms`);
+        if (hung) record(current, 'hang', `no result after ${timeoutMs} ms`);
         else record(current, 'crash', `the child died (${signal ?? `exit ${String(code)}`}): ${tail}`);
       } else if (results.length === 0 && start < end) {
         // The child died before its first case: blame that case so the run goes on.

@@ -93,12 +93,15 @@ export class StoreClient implements RendezvousStore {
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.request({ command: 'set', key, value });
+    const response = await this.request({ command: 'set', key, value });
+    if (!response.ok) throw new DistError('RENDEZVOUS', `${this.where}: set "${key.slice(0, 80)}" refused: ${response.error}`);
   }
 
+  /** Add `delta` to the integer counter at `key` (0 when unset); the store refuses a key holding a non-counter. */
   async add(key: string, delta: number): Promise<number> {
     const response = await this.request({ command: 'add', key, delta });
-    return response.ok ? Number(response.value) : Number.NaN;
+    if (!response.ok) throw new DistError('RENDEZVOUS', `${this.where}: add to "${key.slice(0, 80)}" refused: ${response.error}`);
+    return Number(response.value);
   }
 
   /** The value of `key`, waiting up to `timeoutMs` for some rank to set it. */

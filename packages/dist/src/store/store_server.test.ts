@@ -89,4 +89,24 @@ describe('StoreServer validates every request (issue 18 item 7)', () => {
     expect(await client.add('n', 2)).toBe(2);
   }, 30_000);
 
+  it('add refuses a key holding a non-counter and a sum past 2^53, leaving the value as it was (found by npm run hostile)', async () => {
+    const store = await StoreServer.start({ host: '127.0.0.1', port: 0, secret: 's4', handshakeTimeoutMs: 5_000 });
+    open.push({ destroy: () => store.close() });
+    const client = await StoreClient.connect('127.0.0.1', store.port, 's4', Date.now() + 5_000);
+    open.push({ destroy: () => client.close() });
+    await client.set('run/0/addr/0', '127.0.0.1:5000');
+    await expect(client.add('run/0/addr/0', 1)).rejects.toThrow(/add to "run\/0\/addr\/0" refused: .*not an integer counter; left unchanged/);
+    expect(await client.get('run/0/addr/0', 1_000)).toBe('127.0.0.1:5000');
+    for (const text of ['0x10', ' 7', '1e3', '']) {
+      await client.set('odd', text);
+      await expect(client.add('odd', 1)).rejects.toThrow(/not an integer counter/);
+      expect(await client.get('odd', 1_000)).toBe(text);
+    }
+    expect(await client.add('big', Number.MAX_SAFE_INTEGER)).toBe(Number.MAX_SAFE_INTEGER);
+    await expect(client.add('big', 1)).rejects.toThrow(/past 2\^53; left unchanged/);
+    expect(await client.add('big', -Number.MAX_SAFE_INTEGER)).toBe(0);
+    await client.set('counter', '-41');
+    expect(await client.add('counter', 42)).toBe(1);
+  }, 30_000);
+
 });

@@ -111,8 +111,15 @@ export class StoreServer {
         this.reply(socket, { id: request.id, ok: true });
         return;
       case 'add': {
-        const current = Number(this.values.get(request.key) ?? '0');
-        const value = (Number.isFinite(current) ? current : 0) + request.delta;
+        // a counter is a decimal integer; a key holding anything else (an address, a blob) is not overwritten
+        const text = this.values.get(request.key) ?? '0';
+        const current = /^-?\d{1,16}$/.test(text) ? Number(text) : Number.NaN;
+        const value = current + request.delta;
+        if (!Number.isSafeInteger(current) || !Number.isSafeInteger(value)) {
+          const problem = Number.isSafeInteger(current) ? `${current} + ${request.delta} is past 2^53` : 'it holds a value that is not an integer counter';
+          this.reply(socket, { id: request.id, ok: false, error: `add: key ${JSON.stringify(request.key.slice(0, 80))}: ${problem}; left unchanged` });
+          return;
+        }
         this.values.set(request.key, String(value));
         this.notify(request.key);
         this.reply(socket, { id: request.id, ok: true, value });
