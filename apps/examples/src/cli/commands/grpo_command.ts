@@ -8,7 +8,7 @@ import { loadRewardFn } from './ppo_command';
 import { runRlLoop, withRlModels } from './rl_run';
 import { CONFIG_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource } from './start_model';
-import { lastMetric, withReducer } from './train_run';
+import { withReducer } from './train_run';
 
 export const GRPO_OPTIONS: readonly OptionSpec[] = [
   ...modelAndDataOptions('prompts: JSONL with a string "prompt" field, or text with one prompt a line', 'where the policy (or adapter), tokenizer, checkpoints and grpo_metrics.jsonl are written'),
@@ -88,14 +88,9 @@ export async function runGrpo(options: OptionValues, write: (text: string) => vo
           output,
           rank: reducer.rank,
           evaluate: evalPrompts !== undefined,
-          progress: (metrics) =>
-            `reward=${(metrics['reward'] ?? Number.NaN).toFixed(4)} reward_std=${(metrics['reward_std'] ?? Number.NaN).toFixed(4)} kl=${(metrics['kl'] ?? Number.NaN).toFixed(4)} loss=${(metrics['loss'] ?? Number.NaN).toFixed(4)}`,
-          summary: (history, evalScore) => ({
-            reward: lastMetric(history, 'reward'),
-            kl: lastMetric(history, 'kl'),
-            loss: lastMetric(history, 'loss'),
-            ...(evalScore === null ? {} : { eval_reward: evalScore }),
-          }),
+          progress: { reward: 'reward', reward_std: 'reward_std', kl: 'kl', loss: 'loss' },
+          summary: { reward: 'reward', kl: 'kl', loss: 'loss' },
+          evalLabel: 'eval_reward',
           write,
           log,
         });

@@ -7,7 +7,10 @@ import { readPrompts } from '../read_prompts';
 import { runRlLoop, withRlModels } from './rl_run';
 import { CONFIG_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource } from './start_model';
-import { lastMetric, withReducer } from './train_run';
+import { withReducer } from './train_run';
+
+/** What `rlhfjs ppo` logs each iteration and summarises: label → metrics key. */
+const PPO_REPORTED = { score: 'objective/scores', kl: 'objective/kl', policy_loss: 'loss/policy_avg' } as const;
 
 export const PPO_OPTIONS: readonly OptionSpec[] = [
   ...modelAndDataOptions('prompts: JSONL with a string "prompt" field, or text with one prompt a line', 'where the policy (or adapter), tokenizer, checkpoints and ppo_metrics.jsonl are written'),
@@ -88,14 +91,9 @@ export async function runPpo(options: OptionValues, write: (text: string) => voi
           rank: reducer.rank,
           evaluate: evalPrompts !== undefined,
           evalMetricKey: 'eval/score',
-          progress: (metrics) =>
-            `score=${(metrics['objective/scores'] ?? Number.NaN).toFixed(4)} kl=${(metrics['objective/kl'] ?? Number.NaN).toFixed(4)} policy_loss=${(metrics['loss/policy_avg'] ?? Number.NaN).toFixed(4)}`,
-          summary: (history, evalScore) => ({
-            score: lastMetric(history, 'objective/scores'),
-            kl: lastMetric(history, 'objective/kl'),
-            policy_loss: lastMetric(history, 'loss/policy_avg'),
-            ...(evalScore === null ? {} : { eval_score: evalScore }),
-          }),
+          progress: PPO_REPORTED,
+          summary: PPO_REPORTED,
+          evalLabel: 'eval_score',
           write,
           log,
         });

@@ -5,7 +5,7 @@ import { stringOption, type OptionValues } from '../option_spec';
 import { appendMetricsRecord } from './metrics_log';
 import { savePolicy } from './save_policy';
 import { loadReferenceCopy, loadStartModel, maybeApplyLora } from './start_model';
-import { summaryLine } from './train_run';
+import { lastMetric, summaryLine } from './train_run';
 
 /** What an RL command trains: the policy (LoRA applied when asked), its tokenizer and its KL reference. */
 export interface RlModels<R extends ReferencePolicy | undefined> {
@@ -77,10 +77,12 @@ export interface RlLoopOptions {
   readonly evaluate: boolean;
   /** When set, rank 0 appends the eval score to the metrics file under this key. */
   readonly evalMetricKey?: string;
-  /** The progress fields after one iteration, e.g. `reward=0.5000 kl=0.0100`. */
-  progress(metrics: Readonly<Record<string, number>>): string;
-  /** The summary's fields (besides iterations, saved and output) from the history and the eval score. */
-  summary(history: readonly Readonly<Record<string, number>>[], evalScore: number | null): Readonly<Record<string, string | number | null>>;
+  /** Logged after each iteration as `label=value` (4 decimals): label → metrics key. */
+  readonly progress: Readonly<Record<string, string>>;
+  /** In the summary line, each metric's last value: label → metrics key. */
+  readonly summary: Readonly<Record<string, string>>;
+  /** The summary's label for the eval score (present only when evaluated). */
+  readonly evalLabel: string;
   readonly write: (text: string) => void;
   readonly log: (text: string) => void;
 }
@@ -102,25 +104,17 @@ export async function runRlLoop<R extends ReferencePolicy | undefined>(trainer: 
       const done = trainer.completedIterations;
       if (loop.rank !== 0) continue;
       await appendMetricsRecord(output, command, { step: done, ...metrics });
-      loop.log(`${command} ${done}/${total} ${loop.progress(metrics)}\n`);
+      const fields = Object.entries(loop.progress).map(([label, key]) => `${label}=${(metrics[key] ?? Number.NaN).toFixed(4)}`);
+      loop.log(`${command} ${done}/${total} ${fields.join(' ')}\n`);
       if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(output, Number.MAX_SAFE_INTEGER); // output/checkpoint-<done>
     }
     const evalScore = loop.evaluate ? await trainer.evaluate() : null;
     if (loop.rank !== 0) return;
-    if (evalScore !== null && loop.evalMetricKey !== undefined)
-      await appendMetricsRecord(output, command, {
-        step: trainer.completedIterations,
-        [loop.evalMetricKey]: evalScore,
-      });
+    if (evalScore !== null && loop.evalMetricKey !== undefined) await appendMetricsRecord(output, command, { step: trainer.completedIterations, [loop.evalMetricKey]: evalScore });
     const saved = await savePolicy(models.policy, models.tokenizer, output, models.lora);
-    loop.write(
-      summaryLine(command, {
-        iterations: trainer.completedIterations,
-        ...loop.summary(trainer.history, evalScore),
-        saved,
-        output,
-      }),
-    );
+    const last = Object.fromEntries(Object.entries(loop.summary).map(([label, key]) => [label, lastMetric(trainer.history, key)]));
+    const evaluated = evalScore === null ? {} : { [loop.evalLabel]: evalScore };
+    loop.write(summaryLine(command, { iterations: trainer.completedIterations, ...last, ...evaluated, saved, output }));
   } finally {
     trainer.dispose();
   }
