@@ -144,6 +144,7 @@ export type { CollateExample, CollateOptions, CollateConfig, CollatedBatch } fro
 export { packExamples, resolvePackConfig } from './data/pack';
 export type { PackOptions, PackConfig, PackedBatch } from './data/pack';
 export { createRng, shuffleIndices } from './data/rng';
+export { normalSample } from './data/normal_sample';
 export type { Rng, RngState } from './data/rng';
 export { BatchIterator, batchIterator, resolveBatchIteratorConfig } from './data/batch_iterator';
 export type { BatchIteratorOptions, BatchIteratorConfig, BatchIteratorState, IndexBatch } from './data/batch_iterator';

@@ -2,7 +2,7 @@
 // our own safetensors writer and config.json, nothing downloaded).
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { createRng, hfConfigJson, parameterSpecs, resolveModelConfig, writeSafetensors, type ModelConfigOptions, type Rng } from '@rlhfjs/core';
+import { createRng, hfConfigJson, normalSample, parameterSpecs, resolveModelConfig, writeSafetensors, type ModelConfigOptions } from '@rlhfjs/core';
 
 export interface ScaleModel {
   /** Short name used on the command line (`--models gpt2,smollm2`). */
@@ -41,18 +41,6 @@ export const SCALE_MODELS: readonly ScaleModel[] = [
     loraTargets: ['q_proj', 'v_proj'],
   },
 ];
-
-/** N(0, std²) by Box–Muller (the same init createCausalLM uses, without building a model: 0.5B fp32 is 2 GB). */
-function normalSample(size: number, std: number, rng: Rng): Float32Array {
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i += 2) {
-    const radius = Math.sqrt(-2 * Math.log(1 - rng.next())) * std;
-    const angle = 2 * Math.PI * rng.next();
-    out[i] = radius * Math.cos(angle);
-    if (i + 1 < size) out[i + 1] = radius * Math.sin(angle);
-  }
-  return out;
-}
 
 /**
  * Writes `<directory>/config.json` + `model.safetensors` for a model unless both are already there (the config

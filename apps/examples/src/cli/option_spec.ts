@@ -128,3 +128,8 @@ export function numberOption(values: OptionValues, key: string): number {
   if (typeof value !== 'number') throw new ConfigError('rlhfjs', [`internal: option ${key} is not a number`]);
   return value;
 }
+
+/** Several number options at once, under their own keys (each must be a number: resolved with a default). */
+export function numberOptions<K extends string>(values: OptionValues, keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((key) => [key, numberOption(values, key)])) as Record<K, number>;
+}

@@ -1,40 +1,16 @@
 // Drives the rlhfjs CLI in child processes on a tiny random model and checks outputs, exit codes and messages.
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createCausalLM, loadCausalLM, loadTokenizer, saveCausalLM, type CausalLM, type ModelConfigOptions } from '@rlhfjs/core';
+import { createCausalLM, loadCausalLM, loadTokenizer, saveCausalLM, type CausalLM } from '@rlhfjs/core';
 import { loadAdapter } from '@rlhfjs/lora';
 import { generateCompletions } from '../../src/pipeline/generate_completions';
 import { goldScore } from '../../src/task/gold_score';
 import { TASK_WORDS, upperPrompt } from '../../src/task/task_prompts';
-import { TASK_VOCAB_SIZE } from '../../src/task/task_tokenizer';
-import { runCli } from '../../src/cli/main';
+import { cli, cliInProcess, tinyConfig, tokenizerAssets } from './cli_helpers';
 
-// A tiny GPT-2 over the committed task tokenizer (vocab TASK_VOCAB_SIZE): 1 block, d_model 32, 12,288 linear weights.
-const TINY_CONFIG: ModelConfigOptions = { modelType: 'gpt2', vocabSize: TASK_VOCAB_SIZE, hiddenSize: 32, numLayers: 1, numHeads: 2, maxPositions: 128, tieWordEmbeddings: true, bosTokenId: 0, eosTokenId: 0, padTokenId: 1 };
-
-const repoRoot = path.join(__dirname, '..', '..', '..', '..');
-const tokenizerAssets = path.join(__dirname, '..', '..', 'assets', 'tokenizer');
-
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'apps/examples/src/cli/main.ts', ...args], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, RLHFJS_BACKEND: 'cpu' },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The same CLI in this process (for usage and config errors, which never reach a backend): no child start-up cost. */
-async function cliInProcess(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const status = await runCli(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-  return { status, stdout, stderr };
-}
+const TINY_CONFIG = tinyConfig();
 
 function expectOneLineError(result: { status: number | null; stderr: string }, status: number, pattern: RegExp): void {
   expect(result.status).toBe(status);

@@ -3,29 +3,14 @@
 // --resume-from latest with no checkpoint is an error, and checkpoint-N/ works with `rlhfjs generate` (full model)
 // or holds a PEFT adapter (LoRA).
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createCausalLM, saveCausalLM, type ModelConfigOptions } from '@rlhfjs/core';
-import { runCli } from '../../src/cli/main';
+import { createCausalLM, saveCausalLM } from '@rlhfjs/core';
+import { cli, cliInProcess, tinyConfig, tokenizerAssets } from './cli_helpers';
 import { upperPrompt, TASK_WORDS } from '../../src/task/task_prompts';
-import { TASK_VOCAB_SIZE } from '../../src/task/task_tokenizer';
 
-const TINY_CONFIG: ModelConfigOptions = { modelType: 'gpt2', vocabSize: TASK_VOCAB_SIZE, hiddenSize: 16, numLayers: 1, numHeads: 2, maxPositions: 128, tieWordEmbeddings: true, bosTokenId: 0, eosTokenId: 0, padTokenId: 1 };
-const repoRoot = path.join(__dirname, '..', '..', '..', '..');
-const tokenizerAssets = path.join(__dirname, '..', '..', 'assets', 'tokenizer');
-
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'apps/examples/src/cli/main.ts', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, RLHFJS_BACKEND: 'cpu' } });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function cliInProcess(args: string[]): Promise<{ status: number; stderr: string }> {
-  let stderr = '';
-  const status = await runCli(args, { stdout: () => undefined, stderr: (text) => (stderr += text) });
-  return { status, stderr };
-}
+const TINY_CONFIG = tinyConfig(16);
 
 async function logSteps(output: string): Promise<number[]> {
   const text = await fs.readFile(path.join(output, 'sft_metrics.jsonl'), 'utf8');

@@ -6,7 +6,8 @@ import { replaceDirectoryAtomic } from '../io/atomic_write';
 import type { TensorEntry } from '../io/safetensors_reader';
 import { readCheckpointTensors } from '../io/sharded_checkpoint';
 import { writeSafetensors, type FloatStorageDtype } from '../io/safetensors_writer';
-import { createRng, type Rng } from '../data/rng';
+import { createRng } from '../data/rng';
+import { normalSample } from '../data/normal_sample';
 import { CausalLM } from './causal_lm';
 import { Linear, type LinearLayer } from './linear';
 import { parseHfConfig, resolveModelConfig, type ModelConfig, type ModelConfigOptions } from './model_config';
@@ -78,18 +79,6 @@ export function createCausalLM(options: ModelConfigOptions, createOptions: Creat
     }
   }
   return buildModel(config, specs, (name) => initial.get(name) as Float32Array);
-}
-
-/** N(0, std²) samples by Box–Muller from a seeded generator (host-side: far faster than tf.randomNormal with a seed). */
-function normalSample(size: number, std: number, rng: Rng): Float32Array {
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i += 2) {
-    const radius = Math.sqrt(-2 * Math.log(1 - rng.next())) * std;
-    const angle = 2 * Math.PI * rng.next();
-    out[i] = radius * Math.cos(angle);
-    if (i + 1 < size) out[i + 1] = radius * Math.sin(angle);
-  }
-  return out;
 }
 
 /** Names a GPT-2 checkpoint may use for one of our (prefixed) names: hub files drop `transformer.`. */

@@ -1,22 +1,24 @@
 import * as os from 'os';
+import type { ModelConfig } from './model_config';
 
 /** The sizes that decide how many parameters a model has (a subset of `ModelConfig`, known before allocation). */
-export interface ModelSizeInputs {
-  readonly family: 'gpt2' | 'llama';
-  readonly vocabSize: number;
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly numHeads: number;
-  readonly numKeyValueHeads: number;
-  readonly headDim: number;
-  readonly intermediateSize: number;
-  readonly maxPositions: number;
-  readonly tieWordEmbeddings: boolean;
-  readonly attentionBias: boolean;
-  readonly outputProjectionBias: boolean;
-  readonly mlpBias: boolean;
-  readonly queryKeyNorm: boolean;
-}
+export type ModelSizeInputs = Pick<
+  ModelConfig,
+  | 'family'
+  | 'vocabSize'
+  | 'hiddenSize'
+  | 'numLayers'
+  | 'numHeads'
+  | 'numKeyValueHeads'
+  | 'headDim'
+  | 'intermediateSize'
+  | 'maxPositions'
+  | 'tieWordEmbeddings'
+  | 'attentionBias'
+  | 'outputProjectionBias'
+  | 'mlpBias'
+  | 'queryKeyNorm'
+>;
 
 export interface ModelSizeEstimate {
   readonly parameterCount: number;

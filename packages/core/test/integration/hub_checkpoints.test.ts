@@ -4,37 +4,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadCausalLM, loadCausalLMWithReport, saveCausalLM } from '../../src/model/model_factory';
 import type { CausalLM } from '../../src/model/causal_lm';
+import { maxDifferenceAtRealTokens, readJson, type ExpectedLogits } from './support/golden_logits';
 
 // Fixtures: tools/golden/hub_checkpoints.py (checkpoints as transformers 5 saves them; independent PyTorch math).
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'hub');
 const CASES = ['llama_default', 'llama_linear', 'llama_dynamic', 'llama3', 'yarn', 'qwen2_theta', 'qwen3'];
 const MODELS = path.join(__dirname, '..', 'fixtures', 'models');
 
-interface Expected {
-  inputIds: number[][];
-  attentionMask: number[][];
-  logits: number[][][];
-}
-
-async function readJson<T>(file: string): Promise<T> {
-  return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-}
-
-/** Largest |difference| over positions whose attentionMask is 1. */
-function maxDifferenceAtRealTokens(actual: number[][][], expected: Expected): number {
-  let worst = 0;
-  expected.logits.forEach((row, b) =>
-    row.forEach((logits, t) => {
-      if (expected.attentionMask[b]?.[t] !== 1) return;
-      logits.forEach((value, v) => {
-        worst = Math.max(worst, Math.abs(value - (actual[b]?.[t]?.[v] ?? Number.NaN)));
-      });
-    }),
-  );
-  return worst;
-}
-
-async function logitsOf(model: CausalLM, expected: Expected): Promise<number[][][]> {
+async function logitsOf(model: CausalLM, expected: ExpectedLogits): Promise<number[][][]> {
   const inputIds = tf.tensor2d(expected.inputIds, undefined, 'int32');
   const attentionMask = tf.tensor2d(expected.attentionMask, undefined, 'int32');
   const output = model.forward({ inputIds, attentionMask });
@@ -54,7 +31,7 @@ describe('checkpoints saved by transformers 5 (every rope type, Qwen3)', () => {
   });
 
   it.each(CASES)('%s: logits within 1e-4 of the reference, unpadded and left-padded rows; no leaks', async (name) => {
-    const expected = await readJson<Expected>(path.join(FIXTURES, name, 'expected.json'));
+    const expected = await readJson<ExpectedLogits>(path.join(FIXTURES, name, 'expected.json'));
     const { model, unexpectedKeys } = await loadCausalLMWithReport(path.join(FIXTURES, name));
     expect(unexpectedKeys).toEqual([]);
     await logitsOf(model, expected); // first call may create lasting backend state
@@ -66,7 +43,7 @@ describe('checkpoints saved by transformers 5 (every rope type, Qwen3)', () => {
   });
 
   it.each(CASES)('%s: save → reload round-trips (same logits, transformers 5 config.json)', async (name) => {
-    const expected = await readJson<Expected>(path.join(FIXTURES, name, 'expected.json'));
+    const expected = await readJson<ExpectedLogits>(path.join(FIXTURES, name, 'expected.json'));
     const original = await readJson<Record<string, unknown>>(path.join(FIXTURES, name, 'config.json'));
     const model = await loadCausalLM(path.join(FIXTURES, name));
     const directory = path.join(scratch, name);
@@ -83,7 +60,7 @@ describe('checkpoints saved by transformers 5 (every rope type, Qwen3)', () => {
   });
 
   it.each(['llama_linear', 'llama_dynamic', 'llama3', 'yarn'])('%s: the transformers 4.x layout (rope_theta + rope_scaling with "type") gives the same logits', async (name) => {
-    const expected = await readJson<Expected>(path.join(FIXTURES, name, 'expected.json'));
+    const expected = await readJson<ExpectedLogits>(path.join(FIXTURES, name, 'expected.json'));
     const config = await readJson<Record<string, unknown>>(path.join(FIXTURES, name, 'config.json'));
     const { rope_theta: theta, rope_type: type, ...scaling } = config['rope_parameters'] as Record<string, unknown>;
     const { rope_parameters: _dropped, ...rest } = config;

@@ -3,32 +3,14 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadCausalLM, loadCausalLMWithReport, saveCausalLM } from '../../src/model/model_factory';
+import { maxDifferenceAtRealTokens, readJson, type ExpectedLogits } from './support/golden_logits';
 
 // Fixtures: tools/golden/models.py (an independent PyTorch implementation of each architecture).
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 const CASES = ['gpt2', 'gpt2_prefixed', 'llama', 'llama_bf16', 'qwen2'];
 
-interface Expected {
-  inputIds: number[][];
-  attentionMask: number[][];
-  logits: number[][][];
-}
-
-async function readExpected(name: string): Promise<Expected> {
-  return JSON.parse(await fs.readFile(path.join(FIXTURES, name, 'expected.json'), 'utf8')) as Expected;
-}
-
-function maxDifferenceAtRealTokens(actual: number[][][], expected: Expected): number {
-  let worst = 0;
-  expected.logits.forEach((row, b) =>
-    row.forEach((logits, t) => {
-      if (expected.attentionMask[b]?.[t] !== 1) return;
-      logits.forEach((value, v) => {
-        worst = Math.max(worst, Math.abs(value - (actual[b]?.[t]?.[v] ?? Number.NaN)));
-      });
-    }),
-  );
-  return worst;
+function readExpected(name: string): Promise<ExpectedLogits> {
+  return readJson<ExpectedLogits>(path.join(FIXTURES, name, 'expected.json'));
 }
 
 describe('loadCausalLM against PyTorch reference logits', () => {

@@ -3,22 +3,13 @@ import * as path from 'path';
 import { initBackend } from '../../src/backend/init_backend';
 import { loadCausalLM } from '../../src/model/model_factory';
 import { sequenceLogProbs } from '../../src/scoring/sequence_log_probs';
+import { describeIfNative } from './support/native_describe';
 
 // The whole model on @rlhfjs/native against the cpu backend: logits and every gradient within 1e-4.
 // CI builds the addon (the package installs OpenBLAS), so there a missing addon is a failure, not a skip.
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 
-/** Whether the optional addon is built (required by a computed name: core does not depend on native). */
-function nativeBuilt(): boolean {
-  try {
-    const native = require(['@rlhfjs', 'native'].join('/')) as { isNativeAvailable(): boolean };
-    return native.isNativeAvailable();
-  } catch {
-    return false;
-  }
-}
-const describeNative = nativeBuilt() || process.env['CI'] ? describe : describe.skip;
-if (!nativeBuilt() && !process.env['CI']) console.warn('[native model test] skipped: @rlhfjs/native is not built here');
+const describeNative = describeIfNative('native model test');
 
 function run(modelDir: string) {
   return async () => {

@@ -4,21 +4,13 @@ import { initBackend } from '../../src/backend/init_backend';
 import { generate } from '../../src/generation/generate';
 import { attentionBias, scaledDotProductAttention } from '../../src/model/attention';
 import { loadCausalLM } from '../../src/model/model_factory';
+import { describeIfNative } from './support/native_describe';
 
 // Decoding on @rlhfjs/native (in-place KV cache writes, fused attention kernel for decode steps, matrix-vector
 // products) against the cpu backend's portable path. CI builds the addon, so there a missing addon fails.
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 
-function nativeBuilt(): boolean {
-  try {
-    const native = require(['@rlhfjs', 'native'].join('/')) as { isNativeAvailable(): boolean };
-    return native.isNativeAvailable();
-  } catch {
-    return false;
-  }
-}
-const describeNative = nativeBuilt() || process.env['CI'] ? describe : describe.skip;
-if (!nativeBuilt() && !process.env['CI']) console.warn('[native decoding test] skipped: @rlhfjs/native is not built here');
+const describeNative = describeIfNative('native decoding test');
 
 describeNative('decoding on the native backend', () => {
   afterAll(async () => {

@@ -1,25 +1,11 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { DistError } from '@rlhfjs/core';
 import { connectHandshake } from '../transport/auth';
 import type { RendezvousStore } from './rendezvous_store';
+import { connectOnce, sleep } from './connect_once';
 import { MAX_STORE_TIMEOUT_MS, readLines, type StoreRequest, type StoreResponse } from './store_protocol';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function connectOnce(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** Client of the rendezvous `StoreServer`. Keys are used as given; callers scope them by run id. */
 export class StoreClient implements RendezvousStore {

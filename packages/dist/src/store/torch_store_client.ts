@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { DistError } from '@rlhfjs/core';
 import { ByteReader } from '../transport/byte_reader';
+import { connectOnce, sleep } from './connect_once';
 import type { RendezvousStore } from './rendezvous_store';
 import {
   encodeAdd,
@@ -31,22 +32,6 @@ export interface TorchStoreClientOptions {
 
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 100;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function connectOnce(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      socket.setNoDelay(true);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -108,7 +93,7 @@ export class TorchStoreClient implements RendezvousStore {
     let lastError: unknown;
     while (socket === undefined && Date.now() < deadline) {
       try {
-        socket = await connectOnce(host, port);
+        socket = await connectOnce(host, port, { noDelay: true });
       } catch (error) {
         lastError = error;
         await sleep(50);

@@ -1,17 +1,14 @@
-import { type CausalLM } from '@rlhfjs/core';
-import { withAdaptersDisabled } from '@rlhfjs/lora';
 import {
   ADVANTAGE_ESTIMATORS, GRPO_LOSS_TYPES, GRPOTrainer, IMPORTANCE_SAMPLING_LEVELS, KL_ESTIMATORS, regexFormatReward, REWARD_SCALINGS,
-  type AdvantageEstimator, type GrpoLossType, type ImportanceSamplingLevel, type KlEstimator, type NamedRewardFunction, type ReferencePolicy, type RewardScaling,
+  type AdvantageEstimator, type GrpoLossType, type ImportanceSamplingLevel, type KlEstimator, type NamedRewardFunction, type RewardScaling,
 } from '@rlhfjs/ppo';
-import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
+import { numberOptions, stringOption, type OptionSpec, type OptionValues } from '../option_spec';
 import { readPrompts } from '../read_prompts';
-import { appendMetricsRecord } from './metrics_log';
 import { loadRewardFn } from './ppo_command';
-import { savePolicy } from './save_policy';
+import { runRlLoop, withRlModels } from './rl_run';
 import { CONFIG_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
-import { checkModelSource, loadReferenceCopy, loadStartModel, maybeApplyLora } from './start_model';
-import { lastMetric, summaryLine, withReducer } from './train_run';
+import { checkModelSource } from './start_model';
+import { withReducer } from './train_run';
 
 export const GRPO_OPTIONS: readonly OptionSpec[] = [
   ...modelAndDataOptions('prompts: JSONL with a string "prompt" field, or text with one prompt a line', 'where the policy (or adapter), tokenizer, checkpoints and grpo_metrics.jsonl are written'),
@@ -62,83 +59,44 @@ export async function runGrpo(options: OptionValues, write: (text: string) => vo
   const formatRegex = stringOption(options, 'formatRegex');
   if (formatRegex !== undefined) rewardFunctions.push({ name: 'format', fn: regexFormatReward(new RegExp(formatRegex, 's')), weight: options['formatWeight'] as number });
   const beta = options['beta'] as number;
-  let policy: CausalLM | null = null;
-  let referenceModel: CausalLM | null = null;
+  const optional = (key: string): number | undefined => (typeof options[key] === 'number' ? (options[key] as number) : undefined);
+  const maxGradNorm = options['maxGradNorm'] as number;
   try {
-    const loaded = await loadStartModel(options);
-    policy = loaded.model;
-    const { tokenizer } = loaded;
-    const model = policy;
-    const lora = maybeApplyLora(model, options);
-    let reference: ReferencePolicy | undefined;
-    if (beta > 0) {
-      if (lora) reference = { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) };
-      else {
-        referenceModel = await loadReferenceCopy(options);
-        reference = { kind: 'frozen', model: referenceModel };
-      }
-    }
-    const optional = (key: string): number | undefined => (typeof options[key] === 'number' ? (options[key] as number) : undefined);
-    const maxGradNorm = options['maxGradNorm'] as number;
-    await withReducer(async (reducer) => {
-      const epsilonHigh = optional('epsilonHigh');
-      const trainer = new GRPOTrainer(
-        { policy: model, ...(reference === undefined ? {} : { reference }), rewardFunctions, tokenizer, prompts, ...(evalPrompts === undefined ? {} : { evalPrompts }), reducer },
-        {
-          estimator: options['estimator'] as AdvantageEstimator,
-          batchSize: options['batchSize'] as number,
-          numGenerations: options['numGenerations'] as number,
-          numIterations: options['numIterations'] as number,
-          stepsPerGeneration: options['stepsPerGeneration'] as number,
-          learningRate: options['learningRate'] as number,
-          beta,
-          epsilonLow: options['epsilonLow'] as number,
-          ...(epsilonHigh === undefined ? {} : { epsilonHigh }),
-          delta: optional('delta') ?? null,
-          lossType: options['lossType'] as GrpoLossType,
-          importanceSamplingLevel: options['importanceSamplingLevel'] as ImportanceSamplingLevel,
-          scaleRewards: options['scaleRewards'] as RewardScaling,
-          klEstimator: options['klEstimator'] as KlEstimator,
-          maxCompletionLength: options['maxCompletionLength'] as number,
-          temperature: options['temperature'] as number,
-          maskTruncatedCompletions: options['maskTruncatedCompletions'] === true,
-          iterations: options['iterations'] as number,
-          seed: options['seed'] as number,
-          maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
-        },
-      );
-      try {
-        const resumeFrom = stringOption(options, 'resumeFrom');
-        if (resumeFrom !== undefined) await trainer.resumeFrom(resumeFrom);
-        const total = trainer.config.iterations;
-        const saveEvery = options['saveEvery'] as number;
-        while (trainer.completedIterations < total) {
-          const metrics = await trainer.step();
-          const done = trainer.completedIterations;
-          if (reducer.rank !== 0) continue;
-          await appendMetricsRecord(output, 'grpo', { step: done, ...metrics });
-          log(`grpo ${done}/${total} reward=${(metrics.reward ?? Number.NaN).toFixed(4)} reward_std=${(metrics.reward_std ?? Number.NaN).toFixed(4)} kl=${(metrics.kl ?? Number.NaN).toFixed(4)} loss=${(metrics.loss ?? Number.NaN).toFixed(4)}\n`);
-          if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(output, Number.MAX_SAFE_INTEGER);
-        }
-        const evalScore = evalPrompts === undefined ? null : await trainer.evaluate();
-        if (reducer.rank !== 0) return;
-        const saved = await savePolicy(model, tokenizer, output, lora);
-        write(summaryLine('grpo', {
-          iterations: trainer.completedIterations,
-          reward: lastMetric(trainer.history, 'reward'),
-          kl: lastMetric(trainer.history, 'kl'),
-          loss: lastMetric(trainer.history, 'loss'),
-          ...(evalScore === null ? {} : { eval_reward: evalScore }),
-          saved,
+    await withRlModels(options, beta > 0, (models) =>
+      withReducer(async (reducer) => {
+        const { policy, tokenizer, reference } = models;
+        const epsilonHigh = optional('epsilonHigh');
+        const trainer = new GRPOTrainer(
+          { policy, ...(reference === undefined ? {} : { reference }), rewardFunctions, tokenizer, prompts, ...(evalPrompts === undefined ? {} : { evalPrompts }), reducer },
+          {
+            ...numberOptions(options, ['batchSize', 'numGenerations', 'numIterations', 'stepsPerGeneration', 'learningRate', 'epsilonLow', 'maxCompletionLength', 'temperature', 'iterations', 'seed']),
+            estimator: options['estimator'] as AdvantageEstimator,
+            beta,
+            ...(epsilonHigh === undefined ? {} : { epsilonHigh }),
+            delta: optional('delta') ?? null,
+            lossType: options['lossType'] as GrpoLossType,
+            importanceSamplingLevel: options['importanceSamplingLevel'] as ImportanceSamplingLevel,
+            scaleRewards: options['scaleRewards'] as RewardScaling,
+            klEstimator: options['klEstimator'] as KlEstimator,
+            maskTruncatedCompletions: options['maskTruncatedCompletions'] === true,
+            maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
+          },
+        );
+        await runRlLoop(trainer, models, {
+          command: 'grpo',
+          options,
           output,
-        }));
-      } finally {
-        trainer.dispose();
-      }
-    });
+          rank: reducer.rank,
+          evaluate: evalPrompts !== undefined,
+          progress: { reward: 'reward', reward_std: 'reward_std', kl: 'kl', loss: 'loss' },
+          summary: { reward: 'reward', kl: 'kl', loss: 'loss' },
+          evalLabel: 'eval_reward',
+          write,
+          log,
+        });
+      }),
+    );
   } finally {
-    policy?.dispose();
-    referenceModel?.dispose();
     reward.model?.dispose();
   }
 }

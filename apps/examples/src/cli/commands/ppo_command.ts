@@ -1,15 +1,16 @@
-import { loadTokenizer, type CausalLM } from '@rlhfjs/core';
-import { withAdaptersDisabled } from '@rlhfjs/lora';
-import { KL_ESTIMATORS, PPOTrainer, type KlEstimator, type ReferencePolicy, type RewardFn } from '@rlhfjs/ppo';
+import { loadTokenizer } from '@rlhfjs/core';
+import { KL_ESTIMATORS, PPOTrainer, type KlEstimator, type RewardFn } from '@rlhfjs/ppo';
 import { loadRewardModel, rewardFnFromModel, type RewardModel } from '@rlhfjs/reward';
 import { goldScore } from '../../task/gold_score';
-import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
+import { numberOptions, stringOption, type OptionSpec, type OptionValues } from '../option_spec';
 import { readPrompts } from '../read_prompts';
-import { appendMetricsRecord } from './metrics_log';
-import { savePolicy } from './save_policy';
+import { runRlLoop, withRlModels } from './rl_run';
 import { CONFIG_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
-import { checkModelSource, loadReferenceCopy, loadStartModel, maybeApplyLora } from './start_model';
-import { lastMetric, summaryLine, withReducer } from './train_run';
+import { checkModelSource } from './start_model';
+import { withReducer } from './train_run';
+
+/** What `rlhfjs ppo` logs each iteration and summarises: label → metrics key. */
+const PPO_REPORTED = { score: 'objective/scores', kl: 'objective/kl', policy_loss: 'loss/policy_avg' } as const;
 
 export const PPO_OPTIONS: readonly OptionSpec[] = [
   ...modelAndDataOptions('prompts: JSONL with a string "prompt" field, or text with one prompt a line', 'where the policy (or adapter), tokenizer, checkpoints and ppo_metrics.jsonl are written'),
@@ -65,84 +66,40 @@ export async function runPpo(options: OptionValues, write: (text: string) => voi
   const evalPrompts = evalFile === undefined ? undefined : await readPrompts(evalFile);
   const output = stringOption(options, 'output') as string;
   const reward = await loadRewardFn(stringOption(options, 'rewardModel') as string, stringOption(options, 'tokenizer') ?? (stringOption(options, 'model') as string));
-  let policy: CausalLM | null = null;
-  let referenceModel: CausalLM | null = null;
+  const optional = (key: string): number | null => (typeof options[key] === 'number' ? (options[key] as number) : null);
+  const maxGradNorm = options['maxGradNorm'] as number;
   try {
-    const loaded = await loadStartModel(options);
-    policy = loaded.model;
-    const { tokenizer } = loaded;
-    const model = policy;
-    const lora = maybeApplyLora(model, options);
-    let reference: ReferencePolicy;
-    if (lora) reference = { kind: 'adapters-disabled', withAdaptersDisabled: (fn) => withAdaptersDisabled(model, fn) };
-    else {
-      referenceModel = await loadReferenceCopy(options);
-      reference = { kind: 'frozen', model: referenceModel };
-    }
-    const optional = (key: string): number | null => (typeof options[key] === 'number' ? (options[key] as number) : null);
-    const maxGradNorm = options['maxGradNorm'] as number;
-    await withReducer(async (reducer) => {
-      const trainer = new PPOTrainer(
-        { policy: model, reference, rewardFn: reward.rewardFn, tokenizer, prompts, ...(evalPrompts === undefined ? {} : { evalPrompts }), reducer },
-        {
-          batchSize: options['batchSize'] as number,
-          miniBatchSize: options['miniBatchSize'] as number,
-          ppoEpochs: options['ppoEpochs'] as number,
-          learningRate: options['learningRate'] as number,
-          klCoef: options['klCoef'] as number,
-          klEstimator: options['klEstimator'] as KlEstimator,
-          adaptiveKlTarget: optional('adaptiveKlTarget'),
-          adaptiveKlHorizon: options['adaptiveKlHorizon'] as number,
-          gamma: options['gamma'] as number,
-          lambda: options['lambda'] as number,
-          clipRange: options['clipRange'] as number,
-          clipRangeValue: options['clipRangeValue'] as number,
-          vfCoef: options['vfCoef'] as number,
-          maxNewTokens: options['maxNewTokens'] as number,
-          temperature: options['temperature'] as number,
-          missingEosPenalty: optional('missingEosPenalty'),
-          scoreClip: optional('scoreClip'),
-          targetKl: optional('targetKl'),
-          iterations: options['iterations'] as number,
-          seed: options['seed'] as number,
-          maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
-        },
-      );
-      try {
-        const resumeFrom = stringOption(options, 'resumeFrom');
-        if (resumeFrom !== undefined) await trainer.resumeFrom(resumeFrom);
-        const total = trainer.config.iterations;
-        const saveEvery = options['saveEvery'] as number;
-        while (trainer.completedIterations < total) {
-          const metrics = await trainer.step();
-          const done = trainer.completedIterations;
-          if (reducer.rank !== 0) continue;
-          await appendMetricsRecord(output, 'ppo', { step: done, ...metrics });
-          log(`ppo ${done}/${total} score=${(metrics['objective/scores'] ?? Number.NaN).toFixed(4)} kl=${(metrics['objective/kl'] ?? Number.NaN).toFixed(4)} policy_loss=${(metrics['loss/policy_avg'] ?? Number.NaN).toFixed(4)}\n`);
-          if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(output, Number.MAX_SAFE_INTEGER); // output/checkpoint-<done>
-        }
-        const evalScore = evalPrompts === undefined ? null : await trainer.evaluate();
-        if (reducer.rank !== 0) return;
-        if (evalScore !== null) await appendMetricsRecord(output, 'ppo', { step: trainer.completedIterations, 'eval/score': evalScore });
-        const saved = await savePolicy(model, tokenizer, output, lora);
-        write(
-          summaryLine('ppo', {
-            iterations: trainer.completedIterations,
-            score: lastMetric(trainer.history, 'objective/scores'),
-            kl: lastMetric(trainer.history, 'objective/kl'),
-            policy_loss: lastMetric(trainer.history, 'loss/policy_avg'),
-            ...(evalScore === null ? {} : { eval_score: evalScore }),
-            saved,
-            output,
-          }),
+    await withRlModels(options, true, (models) =>
+      withReducer(async (reducer) => {
+        const { policy, tokenizer, reference } = models;
+        const trainer = new PPOTrainer(
+          { policy, reference, rewardFn: reward.rewardFn, tokenizer, prompts, ...(evalPrompts === undefined ? {} : { evalPrompts }), reducer },
+          {
+            ...numberOptions(options, ['batchSize', 'miniBatchSize', 'ppoEpochs', 'learningRate', 'klCoef', 'adaptiveKlHorizon', 'gamma', 'lambda', 'clipRange', 'clipRangeValue', 'vfCoef', 'maxNewTokens', 'temperature', 'iterations', 'seed']),
+            klEstimator: options['klEstimator'] as KlEstimator,
+            adaptiveKlTarget: optional('adaptiveKlTarget'),
+            missingEosPenalty: optional('missingEosPenalty'),
+            scoreClip: optional('scoreClip'),
+            targetKl: optional('targetKl'),
+            maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
+          },
         );
-      } finally {
-        trainer.dispose();
-      }
-    });
+        await runRlLoop(trainer, models, {
+          command: 'ppo',
+          options,
+          output,
+          rank: reducer.rank,
+          evaluate: evalPrompts !== undefined,
+          evalMetricKey: 'eval/score',
+          progress: PPO_REPORTED,
+          summary: PPO_REPORTED,
+          evalLabel: 'eval_score',
+          write,
+          log,
+        });
+      }),
+    );
   } finally {
-    policy?.dispose();
-    referenceModel?.dispose();
     reward.model?.dispose();
   }
 }
