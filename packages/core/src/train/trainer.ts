@@ -53,8 +53,13 @@ export interface LogRecord {
   [metric: string]: number;
 }
 
-/** How often the progress display prints a line when stderr is not a terminal. */
+/** How often the progress display prints a line when stderr is not a terminal (`RLHFJS_PROGRESS_INTERVAL_MS` overrides). */
 export const PROGRESS_LINE_INTERVAL_MS = 10_000;
+
+function progressLineInterval(): number {
+  const fromEnv = Number(process.env['RLHFJS_PROGRESS_INTERVAL_MS']);
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : PROGRESS_LINE_INTERVAL_MS;
+}
 
 /** Observers of the loop (progress displays, memory probes in tests); they must not change training. */
 export interface TrainerHooks {
@@ -135,17 +140,20 @@ export class Trainer<Example> {
     const showProgress = reducer.rank === 0 && (config.progress === true || (config.progress === 'auto' && process.stderr.isTTY === true));
     // On a terminal a bar redrawn in place; otherwise (a log file, CI) a plain line every PROGRESS_LINE_INTERVAL_MS.
     const onTerminal = process.stderr.isTTY === true;
+    const lineInterval = progressLineInterval();
     const bar = showProgress
       ? new SingleBar({
           format: onTerminal ? `${task.name} [{bar}] {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}` : `${task.name} {value}/{total} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}`,
           stream: process.stderr,
           hideCursor: onTerminal,
           noTTYOutput: true,
-          notTTYSchedule: PROGRESS_LINE_INTERVAL_MS,
+          notTTYSchedule: lineInterval,
           clearOnComplete: !onTerminal, // no blank line after the last plain line (the bar itself stays on a terminal)
         })
       : null;
     bar?.start(total, step, { loss: '-', lr: '-', tps: '-' });
+    // cli-progress prints plain lines from a timer, which a loop of synchronous kernels starves: print them from here too
+    let lastLine = Date.now();
     const history: LogRecord[] = [];
     const evaluations: LogRecord[] = [];
     let order = epochOrder(count, config.seed, Math.floor(consumed / count));
@@ -187,6 +195,10 @@ export class Trainer<Example> {
         this.hooks.afterStep?.(record);
         if (logFile !== null && reducer.rank === 0) await fs.appendFile(logFile, `${JSON.stringify({ stage: task.name, ...record })}\n`);
         bar?.update(step, { loss: ((globalLoss as number) / reducer.worldSize).toFixed(4), lr: learningRate.toExponential(2), tps: Math.round(counts.tokens / seconds) });
+        if (bar !== null && !onTerminal && Date.now() - lastLine >= lineInterval) {
+          bar.render();
+          lastLine = Date.now();
+        }
         if (task.evaluate !== undefined && ((config.evalEvery > 0 && step % config.evalEvery === 0) || step === total)) {
           const metrics = await task.evaluate();
           const evaluation: LogRecord = { step, ...Object.fromEntries(Object.entries(metrics).map(([key, value]) => [`eval/${key}`, value])) };
