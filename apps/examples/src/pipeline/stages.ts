@@ -19,12 +19,12 @@ export async function runRewardStage(
   tokenizer: Tokenizer,
   train: readonly PreferenceExample[],
   heldout: readonly PreferenceExample[],
-  options: { steps: number; progress: boolean },
+  options: { steps: number; progress: boolean; batchSize: number },
 ): Promise<{ model: RewardModel; heldoutAccuracy: number; history: Record<string, unknown>[]; evaluations: Record<string, unknown>[] }> {
   const model = RewardModel.fromCausalLM(await loadCausalLM(sftDir), { seed: 1 });
   const trainer = new RewardTrainer(
     { model, tokenizer, trainDataset: train, evalDataset: heldout },
-    { maxSteps: options.steps, batchSize: 32, learningRate: 1e-3, lrScheduler: 'cosine', warmupSteps: 10, progress: options.progress, evalEvery: Math.max(1, Math.floor(options.steps / 5)) },
+    { maxSteps: options.steps, batchSize: options.batchSize, learningRate: 1e-3, lrScheduler: 'cosine', warmupSteps: 10, progress: options.progress, evalEvery: Math.max(1, Math.floor(options.steps / 5)) },
   );
   const result = await trainer.train();
   const evaluation = await trainer.evaluate();

@@ -17,6 +17,7 @@ runDemo({
   sftLearningRate: 8e-3,
   dpoLearningRate: 3e-4,
   grpoLearningRate: 1e-3,
+  rewardBatchSize: 32, // the small policy's PPO needs the steadier reward model (16: PPO 0.208 < SFT 0.233)
 }).then(
   (result) => console.log(`MINI_PIPELINE_RESULT ${JSON.stringify(result)}`),
   (error: unknown) => {
