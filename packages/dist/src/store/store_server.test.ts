@@ -109,4 +109,27 @@ describe('StoreServer validates every request (issue 18 item 7)', () => {
     expect(await client.add('counter', 42)).toBe(1);
   }, 30_000);
 
+  it('a client that disconnects while its get/wait is pending leaves no timer or waiter behind', async () => {
+    const store = await StoreServer.start({ host: '127.0.0.1', port: 0, secret: 's5', handshakeTimeoutMs: 5_000 });
+    open.push({ destroy: () => store.close() });
+    const leaving = await StoreClient.connect('127.0.0.1', store.port, 's5', Date.now() + 5_000);
+    const pendingGet = leaving.get('never', 600_000).catch((error: unknown) => error);
+    const pendingWait = leaving.wait(['never', 'nor-this'], 600_000).catch((error: unknown) => error);
+    const staying = await StoreClient.connect('127.0.0.1', store.port, 's5', Date.now() + 5_000);
+    open.push({ destroy: () => staying.close() });
+    const answered = staying.get('later', 5_000);
+    for (let i = 0; i < 100 && store.pendingRequests < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(store.pendingRequests).toBe(3);
+    leaving.close();
+    await Promise.all([pendingGet, pendingWait]);
+    for (let i = 0; i < 100 && store.pendingRequests > 1; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(store.pendingRequests).toBe(1); // only the connected client's get is still waiting
+    await staying.set('later', 'v');
+    expect(await answered).toBe('v');
+    expect(store.pendingRequests).toBe(0);
+    // the store keeps serving after timeouts too, and a timed-out request is no longer pending
+    await expect(staying.get('absent', 50)).rejects.toThrow();
+    expect(store.pendingRequests).toBe(0);
+  }, 30_000);
+
 });

@@ -18,6 +18,7 @@ export class StoreServer {
   private readonly values = new Map<string, string>();
   private readonly keyWaiters = new Map<string, Array<() => void>>();
   private readonly sockets = new Set<Socket>();
+  private readonly pendingBySocket = new Map<Socket, Set<() => void>>();
 
   private constructor(private readonly server: Server, readonly port: number) {}
 
@@ -48,7 +49,12 @@ export class StoreServer {
 
   private accept(socket: Socket, options: StoreServerOptions): void {
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      // a client that left stops its pending get/wait: no timer or waiter outlives the connection
+      for (const cancel of this.pendingBySocket.get(socket) ?? []) cancel();
+      this.pendingBySocket.delete(socket);
+    });
     socket.on('error', () => socket.destroy());
     acceptHandshake(socket, options.secret, options.handshakeTimeoutMs).then(
       () => readLines(socket, (line) => this.handle(socket, line)),
@@ -71,22 +77,45 @@ export class StoreServer {
       return;
     }
     let done = false;
+    const pending = this.pendingBySocket.get(socket) ?? new Set<() => void>();
+    this.pendingBySocket.set(socket, pending);
+    const finish = (): void => {
+      done = true;
+      clearTimeout(timer);
+      pending.delete(finish);
+      for (const key of keys) this.dequeue(key, check);
+    };
     const check = (): void => {
       if (done) return;
       const left = missing();
       if (left.length === 0) {
-        done = true;
-        clearTimeout(timer);
+        finish();
         onReady();
       } else {
         for (const key of left) this.enqueue(key, check);
       }
     };
     const timer = setTimeout(() => {
-      done = true;
+      finish();
       this.reply(socket, { id, ok: false, error: 'timeout', missing: missing() });
     }, timeoutMs);
+    pending.add(finish);
     for (const key of missing()) this.enqueue(key, check);
+  }
+
+  /** Requests (get/wait) still waiting for keys, over all connections. */
+  get pendingRequests(): number {
+    let count = 0;
+    for (const pending of this.pendingBySocket.values()) count += pending.size;
+    return count;
+  }
+
+  private dequeue(key: string, wake: () => void): void {
+    const list = this.keyWaiters.get(key);
+    if (list === undefined) return;
+    const kept = list.filter((entry) => entry !== wake);
+    if (kept.length === 0) this.keyWaiters.delete(key);
+    else this.keyWaiters.set(key, kept);
   }
 
   private enqueue(key: string, wake: () => void): void {
