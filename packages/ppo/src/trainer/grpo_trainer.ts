@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  AdamW, ConfigError, createRng, generate, IdentityReducer, loadTrainerCheckpoint, saveTrainerCheckpoint, shuffleIndices, trainStep,
+  AdamW, ConfigError, createRng, enableGradientCheckpointing, generate, IdentityReducer, loadTrainerCheckpoint, saveTrainerCheckpoint, shuffleIndices, trainStep,
   type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
 } from '@rlhfjs/core';
 import { groupAdvantages } from '../advantages/group_advantages';
@@ -46,6 +46,8 @@ export class GRPOTrainer {
   private readonly optimizer = new AdamW({ weightDecay: 0 });
   private readonly parameters: Map<string, tf.Variable>;
   private readonly weights: number[];
+  /** Puts the policy's own block function back (gradientCheckpointing); a no-op without it. */
+  private readonly undoCheckpointing: () => void;
   private rng: Rng;
   private iteration = 0;
 
@@ -62,6 +64,9 @@ export class GRPOTrainer {
     this.weights = this.config.rewardWeights === null ? inputs.rewardFunctions.map((entry) => entry.weight ?? 1) : [...this.config.rewardWeights];
     this.parameters = new Map(inputs.policy.trainableParameters());
     this.rng = createRng(this.config.seed);
+    // the policy only: a frozen reference never runs under a gradient tape (one sharing the policy, adapters off, runs
+    // through the wrapper without a tape, which saves nothing)
+    this.undoCheckpointing = this.config.gradientCheckpointing ? enableGradientCheckpointing(inputs.policy) : () => undefined;
   }
 
   get completedIterations(): number {
@@ -239,8 +244,10 @@ export class GRPOTrainer {
     this.history.splice(0, this.history.length, ...extra.history);
   }
 
+  /** Frees the optimizer state and undoes gradientCheckpointing; the models stay the caller's. */
   dispose(): void {
     this.optimizer.dispose();
+    this.undoCheckpointing();
   }
 }
 

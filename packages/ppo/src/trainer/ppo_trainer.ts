@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  AdamW, CheckpointError, createRng, generate, IdentityReducer, loadTrainerCheckpoint, maskCounts, saveTrainerCheckpoint, shuffleIndices, trainStep,
+  AdamW, CheckpointError, createRng, enableGradientCheckpointing, generate, IdentityReducer, loadTrainerCheckpoint, maskCounts, saveTrainerCheckpoint, shuffleIndices, trainStep,
   type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
 } from '@rlhfjs/core';
 import { computeGae } from '../advantages/gae';
@@ -48,6 +48,8 @@ export class PPOTrainer {
   private readonly optimizer = new AdamW({ weightDecay: 0 });
   private readonly klController: KlController;
   private readonly parameters: Map<string, tf.Variable>;
+  /** Puts the trained models' own block functions back (gradientCheckpointing); a no-op without it. */
+  private readonly undoCheckpointing: () => void;
   private rng: Rng;
   private iteration = 0;
   private previous: DiagnosticSample | null = null;
@@ -64,6 +66,10 @@ export class PPOTrainer {
       ...[...criticParameters(this.critic)].map(([name, variable]) => [CRITIC_PREFIX + name, variable] as const),
     ]);
     this.rng = createRng(this.config.seed);
+    // the trained models only (the policy and a separate critic's backbone), never the reference
+    const trained = this.critic.kind === 'separate' && this.critic.backbone !== inputs.policy ? [inputs.policy, this.critic.backbone] : [inputs.policy];
+    const undos = this.config.gradientCheckpointing ? trained.map((model) => enableGradientCheckpointing(model)) : [];
+    this.undoCheckpointing = () => undos.forEach((undo) => undo());
   }
 
   get completedIterations(): number {
@@ -259,9 +265,11 @@ export class PPOTrainer {
     this.history.splice(0, this.history.length, ...extra.history);
   }
 
+  /** Frees the optimizer state and the value head, and undoes gradientCheckpointing; the models stay the caller's. */
   dispose(): void {
     this.optimizer.dispose();
     this.critic.head.dispose();
+    this.undoCheckpointing();
   }
 }
 
