@@ -4,7 +4,7 @@ import { applyLora, saveAdapter, setLoraTraining, withAdaptersDisabled } from '@
 import { DPOTrainer } from '../../src/index';
 
 const words = ['cat', 'dog', 'sun', 'map', 'red', 'big', 'hot', 'run'];
-const records: PlainPreferenceRecord[] = words.map((word, index) => ({ prompt: `${word} is`, chosen: ` ${words[(index + 1) % words.length]} ok`, rejected: ` ${word}${word} no` }));
+const records: PlainPreferenceRecord[] = words.map((word, index) => ({ kind: 'preference', style: 'plain', prompt: `${word} is`, chosen: ` ${words[(index + 1) % words.length]} ok`, rejected: ` ${word}${word} no` }));
 const tokenizer = new Tokenizer(trainByteLevelBpe(records.flatMap((r) => [`${r.prompt}${r.chosen}`, `${r.prompt}${r.rejected}`]), { vocabSize: 280, specialTokens: ['<|endoftext|>'] }), { eos_token: '<|endoftext|>' });
 
 function tinyModel(seed = 0): CausalLM {

@@ -53,6 +53,15 @@ export const LOOP_OPTIONS: readonly OptionSpec[] = [
   { key: 'progress', flag: '--progress <when>', description: 'progress on stderr: a bar on a terminal, else a plain line every 10 s (auto and true), or none (false)', kind: 'string', defaultValue: 'auto', choices: ['auto', 'true', 'false'] },
 ];
 
+/** Every trainer subcommand: checkpoint the trained model's blocks (never a frozen reference's). */
+export const GRADIENT_CHECKPOINTING_OPTION: OptionSpec = {
+  key: 'gradientCheckpointing',
+  flag: '--gradient-checkpointing',
+  description: "recompute each block's activations in the backward pass instead of holding them (less memory, one more forward)",
+  kind: 'boolean',
+  defaultValue: false,
+};
+
 export const NPROC_OPTION: OptionSpec = {
   key: 'nprocPerNode',
   flag: '--nproc-per-node <n>',
