@@ -209,6 +209,10 @@ describe('rlhfjs CLI', () => {
     expect(resumed.status).toBe(0);
     expect(resumed.stderr).toMatch(/^grpo 2\/2 /m);
     expect(resumed.stderr).not.toMatch(/^grpo 1\/2 /m);
+    // a fresh run into the same --output is refused (core's output-directory guard), not mixed into the old one
+    const again = cli([...args, '--iterations', '1']);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/holds another run \(.*checkpoint-2.*grpo_metrics\.jsonl.*--overwrite/);
     const bad = cli([...args, '--loss-type', 'ppo']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/loss-type|lossType/);

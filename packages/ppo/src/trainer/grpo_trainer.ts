@@ -10,6 +10,7 @@ import { klPerToken } from '../kl/kl_estimators';
 import { entropyFromLogits } from '../losses/entropy';
 import { grpoLoss } from '../losses/grpo_loss';
 import { combineRewards, scoreRewardFunctions, type NamedRewardFunction } from '../rewards/reward_functions';
+import { prepareRlOutputDir, type RlOutputDirOptions } from './rl_output_dir';
 import { resolveGrpoConfig, type GrpoConfig, type GrpoOptions } from './grpo_config';
 import { rolloutTensors, sampleGroups, type GroupRollout } from './group_rollout';
 import { decodeCompletions, referenceLogProbs, responseLogProbs, responsePositions, scoreLogProbs, type ReferencePolicy, type RolloutTensors } from './rollout';
@@ -233,6 +234,16 @@ export class GRPOTrainer {
   async saveCheckpoint(outputDir: string, keep = 2): Promise<string> {
     const extra: GrpoExtraState = { rng: this.rng.getState(), history: this.history };
     return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
+  }
+
+  /**
+   * Readies `outputDir` for this run before the first step, with core's output-directory guard (see
+   * `prepareRlOutputDir`): another run there is refused unless `overwrite`; `resumeFrom` ('latest' or a checkpoint
+   * folder) is validated and restored. Resolves to the checkpoint resumed, or null. `grpo_metrics.jsonl` is the
+   * run's metrics log there (the CLI writes it).
+   */
+  prepareOutputDir(outputDir: string, options: RlOutputDirOptions = {}): Promise<string | null> {
+    return prepareRlOutputDir(this, 'GRPOTrainer', 'grpo', outputDir, this.reducer.rank === 0, options);
   }
 
   /** Restores a `saveCheckpoint` directory; the next `step()` continues exactly where the saved run was. */

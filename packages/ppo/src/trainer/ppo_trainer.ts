@@ -13,6 +13,7 @@ import { computePerTokenRewards } from '../rewards/per_token_rewards';
 import { sampleChunks } from './group_rollout';
 import { createPolicyHeadCritic, criticParameters, criticValues, type Critic } from '../value/value_head';
 import { diagnose, type DiagnosticSample } from './diagnostics';
+import { prepareRlOutputDir, type RlOutputDirOptions } from './rl_output_dir';
 import { resolvePpoConfig, type PpoConfig, type PpoOptions } from './ppo_config';
 import type { RewardFn } from './reward_fn';
 import { decodeCompletions, policyLogProbsAndValues, referenceLogProbs, responseLogProbs, responsePositions, type ReferencePolicy, type RolloutTensors } from './rollout';
@@ -251,6 +252,16 @@ export class PPOTrainer {
   async saveCheckpoint(outputDir: string, keep = 2): Promise<string> {
     const extra: PpoCheckpointState = { rng: this.rng.getState(), klController: this.klController.state(), previous: this.previous, history: this.history };
     return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
+  }
+
+  /**
+   * Readies `outputDir` for this run before the first step, with core's output-directory guard (see
+   * `prepareRlOutputDir`): another run there is refused unless `overwrite`; `resumeFrom` ('latest' or a checkpoint
+   * folder) is validated and restored. Resolves to the checkpoint resumed, or null. `ppo_metrics.jsonl` is the
+   * run's metrics log there (the CLI writes it).
+   */
+  prepareOutputDir(outputDir: string, options: RlOutputDirOptions = {}): Promise<string | null> {
+    return prepareRlOutputDir(this, 'PPOTrainer', 'ppo', outputDir, this.reducer.rank === 0, options);
   }
 
   /** Restores a `saveCheckpoint` directory; the next `step()` continues exactly where the saved run was. */
