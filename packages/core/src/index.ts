@@ -67,7 +67,7 @@ export type { CreateCausalLMOptions, LoadCausalLMResult, SaveCausalLMOptions } f
 export { disposeCache, createKVCache, writeKeyValue, selectCacheRows, KV_CACHE_WRITE_KERNEL } from './model/kv_cache';
 export type { KVCache } from './model/kv_cache';
 export { positionIdsFromMask } from './model/position_ids';
-export { enableGradientCheckpointing, disableGradientCheckpointing } from './model/gradient_checkpointing';
+export { enableGradientCheckpointing, disableGradientCheckpointing, isGradientCheckpointingEnabled } from './model/gradient_checkpointing';
 
 // tokenizer
 export { Tokenizer, loadTokenizer, padSequences } from './tokenizer/tokenizer';

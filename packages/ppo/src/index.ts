@@ -35,6 +35,7 @@ export type { GroupRollout, GroupSamplingOptions } from './trainer/group_rollout
 export { exactAnswerReward, regexFormatReward, combineRewards, scoreRewardFunctions } from './rewards/reward_functions';
 export type { RewardFunction, NamedRewardFunction, ExactAnswerOptions } from './rewards/reward_functions';
 export { PPOTrainer } from './trainer/ppo_trainer';
+export type { RlOutputDirOptions } from './trainer/rl_output_dir';
 export type { PPOTrainerInputs, ReferencePolicy, PpoMetrics } from './trainer/ppo_trainer';
 export { resolvePpoConfig } from './trainer/ppo_config';
 export type { PpoOptions, PpoConfig } from './trainer/ppo_config';

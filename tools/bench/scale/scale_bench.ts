@@ -3,7 +3,7 @@
 // --dir), then runs every (model, row) as one child process per side, the two sides alternately, and prints the
 // medians with ratios and each child's peak RSS. Figures only: nothing is asserted.
 //
-//   npm run bench:scale -- [--models gpt2,smollm2,qwen2.5-0.5b] [--rows forward,gen1,gen8,lora,full]
+//   npm run bench:scale -- [--models gpt2,smollm2,qwen2.5-0.5b] [--rows forward,gen1,gen8,lora,full(,fullckpt)]
 //                          [--pairs 1] [--reps 2] [--no-torch] [--backend native] [--dir /tmp/rlhfjs-bench-scale]
 //                          [--timeout-min 20]
 import { spawnSync } from 'child_process';
@@ -12,7 +12,7 @@ import * as path from 'path';
 
 import { SCALE_MODELS, writeScaleCheckpoint, type ScaleModel } from './scale_models';
 import { describeTorch, PYTHON, torchAvailable as isTorchAvailable, torchEnvironment } from './torch_env';
-import { ROW_LABELS, SCALE_ROWS, workloadShape, type ScaleRow } from './scale_rows';
+import { DEFAULT_SCALE_ROWS, ROW_LABELS, SCALE_ROWS, workloadShape, type ScaleRow } from './scale_rows';
 
 const root = path.join(__dirname, '..', '..', '..');
 
@@ -29,7 +29,7 @@ interface BenchOptions {
 
 function parseOptions(argv: readonly string[]): BenchOptions {
   let models = SCALE_MODELS.map((model) => model.key);
-  let rows: string[] = [...SCALE_ROWS];
+  let rows: string[] = [...DEFAULT_SCALE_ROWS];
   let pairs = 1;
   let reps = 2;
   let torch = true;

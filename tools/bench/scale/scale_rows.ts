@@ -1,8 +1,11 @@
 // The rows of `npm run bench:scale` and the work each one does (shared by the rlhfjs worker, the orchestrator and,
 // through the --shape arguments, torch_worker.py).
 
-export const SCALE_ROWS = ['forward', 'gen1', 'gen8', 'lora', 'full'] as const;
+export const SCALE_ROWS = ['forward', 'gen1', 'gen8', 'lora', 'full', 'fullckpt'] as const;
 export type ScaleRow = (typeof SCALE_ROWS)[number];
+
+/** What a plain `npm run bench:scale` runs (`--rows` picks others, e.g. `full,fullckpt`). */
+export const DEFAULT_SCALE_ROWS: readonly ScaleRow[] = ['forward', 'gen1', 'gen8', 'lora', 'full'];
 
 export interface WorkloadShape {
   readonly batch: number;
@@ -18,6 +21,7 @@ export const ROW_LABELS: Readonly<Record<ScaleRow, string>> = {
   gen8: 'greedy gen b8, 32+64 tok',
   lora: 'LoRA r16 step b4×128 AdamW',
   full: 'full step b4×128 AdamW',
+  fullckpt: 'full step b4×128 AdamW, grad ckpt',
 };
 
 export function workloadShape(row: ScaleRow): WorkloadShape {
@@ -30,6 +34,7 @@ export function workloadShape(row: ScaleRow): WorkloadShape {
       return { batch: 8, length: 32, newTokens: 64 };
     case 'lora':
     case 'full':
+    case 'fullckpt':
       return { batch: 4, length: 128, newTokens: 0 };
     default: {
       const unreachable: never = row;

@@ -2,9 +2,9 @@
 // line `RESULT {...}`: seconds per unit of work (median over --reps after one warm-up), tokens/s for generation,
 // and the peak RSS of this process.
 //
-//   node --import tsx tools/bench/scale/scale_worker.ts --dir <checkpoint> --row forward|gen1|gen8|lora|full [--reps 2]
+//   node --import tsx tools/bench/scale/scale_worker.ts --dir <checkpoint> --row forward|gen1|gen8|lora|full|fullckpt [--reps 2]
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, generate, initBackend, loadCausalLM, sequenceLogProbs, type CausalLM } from '@rlhfjs/core';
+import { AdamW, enableGradientCheckpointing, generate, initBackend, loadCausalLM, sequenceLogProbs, type CausalLM } from '@rlhfjs/core';
 import { applyLora } from '@rlhfjs/lora';
 
 import { SCALE_ROWS, workloadShape, type ScaleRow } from './scale_rows';
@@ -92,8 +92,10 @@ async function main(): Promise<void> {
       break;
     }
     case 'lora':
-    case 'full': {
+    case 'full':
+    case 'fullckpt': {
       if (options.row === 'lora') applyLora(model, { r: 16, alpha: 32, targetModules: options.loraTargets });
+      if (options.row === 'fullckpt') enableGradientCheckpointing(model); // per block, as SFT/DPO/reward/PPO/GRPO's gradientCheckpointing
       const ids = tf.tensor2d(tokenRows(shape.batch, shape.length, vocab), undefined, 'int32'); // [B, T]
       const optimizer = new AdamW({ weightDecay: 0.01 });
       work = trainingStep(model, optimizer, ids);

@@ -18,6 +18,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "I32": torch.int32, "I64": torch.int64}
 
@@ -61,6 +62,7 @@ class Model:
         self.head_dim = self.hidden // self.heads
         self.tied = config.get("tie_word_embeddings", True)
         self.lora = {}
+        self.checkpoint = False
 
     def add_lora(self, targets, rank=16, alpha=32):
         params = []
@@ -117,6 +119,35 @@ class Model:
             scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
         return scores.softmax(-1) @ v  # [B, H, T, d]
 
+    def block(self, x, layer, cos, sin, cache, past):
+        """One transformer block: x [B, T, D] → x [B, T, D] and this layer's (k, v) [B, Hkv, P + T, d]."""
+        batch, length = x.shape[0], x.shape[1]
+        if self.gpt2:
+            p = f"transformer.h.{layer}"
+            h = F.layer_norm(x, (self.hidden,), self.w[p + ".ln_1.weight"], self.w[p + ".ln_1.bias"], self.eps)
+            q, k, v = self.project(h, p + ".attn.c_attn").split(self.hidden, dim=-1)
+            q, k, v = (t.view(batch, length, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        else:
+            p = f"model.layers.{layer}"
+            h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.w[p + ".input_layernorm.weight"]
+            q = self.project(h, p + ".self_attn.q_proj").view(batch, length, self.heads, self.head_dim).transpose(1, 2)
+            k = self.project(h, p + ".self_attn.k_proj").view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = self.project(h, p + ".self_attn.v_proj").view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
+            q, k = self.rotate(q, cos, sin), self.rotate(k, cos, sin)
+        if cache is not None:
+            k = torch.cat([cache[layer][0], k], 2)
+            v = torch.cat([cache[layer][1], v], 2)
+        attended = self.attend(q, k, v, past).transpose(1, 2).reshape(batch, length, self.hidden)
+        if self.gpt2:
+            x = x + self.project(attended, p + ".attn.c_proj")
+            h = F.layer_norm(x, (self.hidden,), self.w[p + ".ln_2.weight"], self.w[p + ".ln_2.bias"], self.eps)
+            x = x + self.project(F.gelu(self.project(h, p + ".mlp.c_fc"), approximate="tanh"), p + ".mlp.c_proj")
+        else:
+            x = x + self.project(attended, p + ".self_attn.o_proj")
+            h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.w[p + ".post_attention_layernorm.weight"]
+            x = x + self.project(F.silu(self.project(h, p + ".mlp.gate_proj")) * self.project(h, p + ".mlp.up_proj"), p + ".mlp.down_proj")
+        return x, (k, v)
+
     def forward(self, ids, cache=None, last_only=False):
         """ids [B, T] → logits [B, T or 1, V], new cache (list of (k, v) per layer)."""
         batch, length = ids.shape
@@ -125,35 +156,17 @@ class Model:
         new_cache = []
         if self.gpt2:
             x = self.w["transformer.wte.weight"][ids] + self.w["transformer.wpe.weight"][positions]
+            cos, sin = None, None
         else:
             x = self.w["model.embed_tokens.weight"][ids]
             cos, sin = self.rope(positions)
         for layer in range(self.layers):
-            if self.gpt2:
-                p = f"transformer.h.{layer}"
-                h = F.layer_norm(x, (self.hidden,), self.w[p + ".ln_1.weight"], self.w[p + ".ln_1.bias"], self.eps)
-                q, k, v = self.project(h, p + ".attn.c_attn").split(self.hidden, dim=-1)
-                q, k, v = (t.view(batch, length, -1, self.head_dim).transpose(1, 2) for t in (q, k, v))
-            else:
-                p = f"model.layers.{layer}"
-                h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.w[p + ".input_layernorm.weight"]
-                q = self.project(h, p + ".self_attn.q_proj").view(batch, length, self.heads, self.head_dim).transpose(1, 2)
-                k = self.project(h, p + ".self_attn.k_proj").view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
-                v = self.project(h, p + ".self_attn.v_proj").view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
-                q, k = self.rotate(q, cos, sin), self.rotate(k, cos, sin)
-            if cache is not None:
-                k = torch.cat([cache[layer][0], k], 2)
-                v = torch.cat([cache[layer][1], v], 2)
-            new_cache.append((k, v))
-            attended = self.attend(q, k, v, past).transpose(1, 2).reshape(batch, length, self.hidden)
-            if self.gpt2:
-                x = x + self.project(attended, p + ".attn.c_proj")
-                h = F.layer_norm(x, (self.hidden,), self.w[p + ".ln_2.weight"], self.w[p + ".ln_2.bias"], self.eps)
-                x = x + self.project(F.gelu(self.project(h, p + ".mlp.c_fc"), approximate="tanh"), p + ".mlp.c_proj")
-            else:
-                x = x + self.project(attended, p + ".self_attn.o_proj")
-                h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.w[p + ".post_attention_layernorm.weight"]
-                x = x + self.project(F.silu(self.project(h, p + ".mlp.gate_proj")) * self.project(h, p + ".mlp.up_proj"), p + ".mlp.down_proj")
+            if self.checkpoint and cache is None and torch.is_grad_enabled():
+                # torch.utils.checkpoint per block, as transformers' gradient_checkpointing_enable() does
+                x = checkpoint(lambda inner, layer=layer: self.block(inner, layer, cos, sin, None, past)[0], x, use_reentrant=False)
+                continue
+            x, kv = self.block(x, layer, cos, sin, cache, past)
+            new_cache.append(kv)
         if self.gpt2:
             x = F.layer_norm(x, (self.hidden,), self.w["transformer.ln_f.weight"], self.w["transformer.ln_f.bias"], self.eps)
             head = self.w["transformer.wte.weight"]
@@ -188,7 +201,7 @@ def greedy(model, ids, new_tokens, sample=False):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", required=True)
-    parser.add_argument("--row", required=True, choices=["forward", "gen1", "gen8", "lora", "full"])
+    parser.add_argument("--row", required=True, choices=["forward", "gen1", "gen8", "lora", "full", "fullckpt"])
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--length", type=int, required=True)
     parser.add_argument("--new-tokens", type=int, default=0)
@@ -218,6 +231,7 @@ def main():
         if args.row == "lora":
             params = model.add_lora(args.lora_targets.split(","))
         else:
+            model.checkpoint = args.row == "fullckpt"
             params = list(model.w.values())
             for tensor in params:
                 tensor.requires_grad_()

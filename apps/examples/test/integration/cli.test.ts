@@ -89,6 +89,11 @@ describe('rlhfjs CLI', () => {
     ]) {
       expect(help).toContain(text);
     }
+    // every trainer subcommand has the one shared gradient-checkpointing flag
+    for (const command of ['sft', 'dpo', 'reward', 'ppo', 'grpo']) {
+      const commandHelp = (await cliInProcess([command, '--help'])).stdout.replace(/\s+/g, ' ');
+      expect([command, commandHelp.includes("--gradient-checkpointing recompute each block's activations")]).toEqual([command, true]);
+    }
   }, 60_000);
 
   it('rejects bad flags, bad values and bad config files with one line and exit 2', async () => {
@@ -166,7 +171,7 @@ describe('rlhfjs CLI', () => {
   it('reward trains a reward model from scratch; ppo trains a LoRA policy against it', async () => {
     const rewardDir = path.join(work, 'rm');
     await fs.writeFile(path.join(work, 'scratch.json'), JSON.stringify(TINY_CONFIG));
-    const reward = cli(['reward', '--from-scratch', path.join(work, 'scratch.json'), '--tokenizer', modelDir, '--train', path.join(work, 'pref.jsonl'), '--eval', path.join(work, 'pref.jsonl'), '--output', rewardDir, '--max-steps', '2', '--batch-size', '4', '--learning-rate', '0.001']);
+    const reward = cli(['reward', '--from-scratch', path.join(work, 'scratch.json'), '--tokenizer', modelDir, '--train', path.join(work, 'pref.jsonl'), '--eval', path.join(work, 'pref.jsonl'), '--output', rewardDir, '--max-steps', '2', '--batch-size', '4', '--learning-rate', '0.001', '--gradient-checkpointing']);
     expect(reward.stderr).not.toMatch(/error/i);
     expect(reward.status).toBe(0);
     expect(reward.stdout).toMatch(/^reward: steps=2 loss=\d+\.\d+ accuracy=[\d.]+ eval_accuracy=[\d.]+ eval_margin=\S+ saved=model output=.*rm\n$/);
@@ -175,7 +180,7 @@ describe('rlhfjs CLI', () => {
     expect(config.n_embd).toBe(32);
 
     const ppoDir = path.join(work, 'ppo');
-    const ppo = cli(['ppo', '--model', modelDir, '--train', path.join(work, 'task_prompts.jsonl'), '--reward-model', rewardDir, '--output', ppoDir, '--iterations', '1', '--batch-size', '4', '--mini-batch-size', '2', '--ppo-epochs', '1', '--max-new-tokens', '4', '--learning-rate', '0.001', '--lora-r', '2']);
+    const ppo = cli(['ppo', '--model', modelDir, '--train', path.join(work, 'task_prompts.jsonl'), '--reward-model', rewardDir, '--output', ppoDir, '--iterations', '1', '--batch-size', '4', '--mini-batch-size', '2', '--ppo-epochs', '1', '--max-new-tokens', '4', '--learning-rate', '0.001', '--lora-r', '2', '--gradient-checkpointing']);
     expect(ppo.status).toBe(0);
     expect(ppo.stderr).toMatch(/^ppo 1\/1 score=\S+ kl=\S+/m);
     expect(ppo.stdout).toMatch(/^ppo: iterations=1 score=\S+ kl=\S+ policy_loss=\S+ saved=adapter output=.*ppo\n$/);
@@ -191,7 +196,7 @@ describe('rlhfjs CLI', () => {
   it('grpo trains against the gold scorer with a format reward, beta > 0 with adapters off as the reference, and resumes from its checkpoint', async () => {
     const grpoDir = path.join(work, 'grpo');
     const args = ['grpo', '--model', modelDir, '--train', path.join(work, 'task_prompts.jsonl'), '--reward-model', 'gold', '--format-regex', 'The answer is .*', '--output', grpoDir, '--batch-size', '2', '--num-generations', '2', '--max-completion-length', '4', '--learning-rate', '0.001', '--beta', '0.04', '--lora-r', '2', '--save-every', '1'];
-    const grpo = cli([...args, '--iterations', '1']);
+    const grpo = cli([...args, '--iterations', '1', '--gradient-checkpointing']);
     expect(grpo.stderr).not.toMatch(/error/i);
     expect(grpo.status).toBe(0);
     expect(grpo.stderr).toMatch(/^grpo 1\/1 reward=\S+ reward_std=\S+ kl=\d\S* loss=\S+/m);
@@ -204,6 +209,10 @@ describe('rlhfjs CLI', () => {
     expect(resumed.status).toBe(0);
     expect(resumed.stderr).toMatch(/^grpo 2\/2 /m);
     expect(resumed.stderr).not.toMatch(/^grpo 1\/2 /m);
+    // a fresh run into the same --output is refused (core's output-directory guard), not mixed into the old one
+    const again = cli([...args, '--iterations', '1']);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/holds another run \(.*checkpoint-2.*grpo_metrics\.jsonl.*--overwrite/);
     const bad = cli([...args, '--loss-type', 'ppo']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/loss-type|lossType/);
@@ -211,7 +220,7 @@ describe('rlhfjs CLI', () => {
 
   it('dpo fine-tunes the whole model against a frozen copy', async () => {
     const dpoDir = path.join(work, 'dpo');
-    const dpo = cli(['dpo', '--model', modelDir, '--train', path.join(work, 'pref.jsonl'), '--eval', path.join(work, 'pref.jsonl'), '--output', dpoDir, '--max-steps', '2', '--batch-size', '4', '--learning-rate', '0.001', '--beta', '0.5']);
+    const dpo = cli(['dpo', '--model', modelDir, '--train', path.join(work, 'pref.jsonl'), '--eval', path.join(work, 'pref.jsonl'), '--output', dpoDir, '--max-steps', '2', '--batch-size', '4', '--learning-rate', '0.001', '--beta', '0.5', '--gradient-checkpointing']);
     expect(dpo.stderr).not.toMatch(/error/i);
     expect(dpo.status).toBe(0);
     expect(dpo.stdout).toMatch(/^dpo: steps=2 loss=\d+\.\d+ accuracy=\S+ margin=\S+ eval_loss=\d+\.\d+ eval_accuracy=\S+ saved=model output=.*dpo\n$/);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { sequenceLogProbs } from '../scoring/sequence_log_probs';
-import { disableGradientCheckpointing, enableGradientCheckpointing } from './gradient_checkpointing';
+import { disableGradientCheckpointing, enableGradientCheckpointing, isGradientCheckpointingEnabled } from './gradient_checkpointing';
 import { createCausalLM } from './model_factory';
 
 describe('gradient checkpointing', () => {
@@ -41,6 +41,28 @@ describe('gradient checkpointing', () => {
     expect(checkpointed.heldAfterForward).toBeLessThan(plain.heldAfterForward);
     console.log(`[gradient checkpointing] ${modelType}: bytes held after forward ${plain.heldAfterForward} → ${checkpointed.heldAfterForward}`);
     tf.dispose([ids, mask]);
+    model.dispose();
+  });
+
+  it('the returned undo puts back the block function the model had; enabling twice is a no-op', () => {
+    const model = createCausalLM({ modelType: 'gpt2', vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, maxPositions: 8 }, { seed: 1 });
+    expect(isGradientCheckpointingEnabled(model)).toBe(false);
+    const undo = enableGradientCheckpointing(model);
+    const installed = model.blockFunction;
+    expect(isGradientCheckpointingEnabled(model)).toBe(true);
+    const undoSecond = enableGradientCheckpointing(model); // e.g. a trainer given a model the caller already checkpointed
+    expect(model.blockFunction).toBe(installed);
+    undoSecond();
+    expect(isGradientCheckpointingEnabled(model)).toBe(true); // the second trainer leaves the caller's setting alone
+    undo();
+    expect(model.blockFunction).toBeUndefined();
+    expect(isGradientCheckpointingEnabled(model)).toBe(false);
+    // an undo after someone else replaced the block function leaves theirs in place
+    const undoAgain = enableGradientCheckpointing(model);
+    const custom: typeof model.blockFunction = (source, layer, x, context) => (installed as NonNullable<typeof installed>)(source, layer, x, context);
+    model.blockFunction = custom;
+    undoAgain();
+    expect(model.blockFunction).toBe(custom);
     model.dispose();
   });
 });

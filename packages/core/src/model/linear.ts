@@ -16,6 +16,13 @@ export interface LinearLayer {
   forward(x: tf.Tensor2D): tf.Tensor2D;
   /** Parameters by name relative to the module: 'weight' is [in, out] (transposed nn.Linear), 'bias' is [out]. */
   parameters(): Map<string, tf.Variable>;
+  /**
+   * A layer that draws random numbers in forward (LoRA dropout) exposes where its next draw comes from, so that
+   * gradient checkpointing can replay the forward's draws when it recomputes the block (same masks, same
+   * gradients) and then put the state back. Deterministic layers leave both out.
+   */
+  randomState?(): number;
+  setRandomState?(state: number): void;
   dispose(): void;
 }
 

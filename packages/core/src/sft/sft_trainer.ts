@@ -63,7 +63,7 @@ export class SFTTrainer {
     const config = resolveTrainerConfig(trainerOptions, 'SFTTrainer');
     this.inputs = inputs;
     const { model, tokenizer } = inputs;
-    if (gradientCheckpointing) enableGradientCheckpointing(model);
+    this.undoCheckpointing = gradientCheckpointing ? enableGradientCheckpointing(model) : () => undefined;
     const tokenize = (records: readonly SftRecord[]): TokenizedSftExample[] =>
       records.map((record) => tokenizeSftExample(record, tokenizer, { maxLength, completionOnlyLoss }));
     const toRows = (examples: TokenizedSftExample[]): LanguageModelingBatch[] => {
@@ -122,6 +122,8 @@ export class SFTTrainer {
 
   private readonly collate: (batch: readonly LanguageModelingBatch[]) => LanguageModelingBatch;
   private readonly saveModel: (directory: string) => Promise<void>;
+  /** Puts the model's own block function back (gradientCheckpointing); a no-op without it. */
+  private readonly undoCheckpointing: () => void;
 
   /** Mean next-token loss over the held-out set (token-weighted). */
   evaluateLoss(batchSize = 8): number {
@@ -153,6 +155,7 @@ export class SFTTrainer {
 
   dispose(): void {
     this.trainer.dispose();
+    this.undoCheckpointing();
     tf.tidy(() => undefined);
   }
 }

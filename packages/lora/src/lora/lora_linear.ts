@@ -53,6 +53,16 @@ export class LoraLinear implements LinearLayer {
     this.dropoutSeed = dropoutSeed;
   }
 
+  /** The number of dropout draws so far: the next mask's seed is `dropoutSeed + randomState()`. */
+  randomState(): number {
+    return this.dropoutCalls;
+  }
+
+  /** Replays (gradient checkpointing's recomputation) or restores the dropout draws from a `randomState()`. */
+  setRandomState(state: number): void {
+    this.dropoutCalls = state;
+  }
+
   adapterNames(): string[] {
     return [...this.adapters.keys()];
   }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  AdamW, ConfigError, createRng, generate, IdentityReducer, loadTrainerCheckpoint, saveTrainerCheckpoint, shuffleIndices, trainStep,
+  AdamW, ConfigError, createRng, enableGradientCheckpointing, generate, IdentityReducer, loadTrainerCheckpoint, saveTrainerCheckpoint, shuffleIndices, trainStep,
   type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
 } from '@rlhfjs/core';
 import { groupAdvantages } from '../advantages/group_advantages';
@@ -10,6 +10,7 @@ import { klPerToken } from '../kl/kl_estimators';
 import { entropyFromLogits } from '../losses/entropy';
 import { grpoLoss } from '../losses/grpo_loss';
 import { combineRewards, scoreRewardFunctions, type NamedRewardFunction } from '../rewards/reward_functions';
+import { prepareRlOutputDir, type RlOutputDirOptions } from './rl_output_dir';
 import { resolveGrpoConfig, type GrpoConfig, type GrpoOptions } from './grpo_config';
 import { rolloutTensors, sampleGroups, type GroupRollout } from './group_rollout';
 import { decodeCompletions, referenceLogProbs, responseLogProbs, responsePositions, scoreLogProbs, type ReferencePolicy, type RolloutTensors } from './rollout';
@@ -46,6 +47,8 @@ export class GRPOTrainer {
   private readonly optimizer = new AdamW({ weightDecay: 0 });
   private readonly parameters: Map<string, tf.Variable>;
   private readonly weights: number[];
+  /** Puts the policy's own block function back (gradientCheckpointing); a no-op without it. */
+  private readonly undoCheckpointing: () => void;
   private rng: Rng;
   private iteration = 0;
 
@@ -62,6 +65,9 @@ export class GRPOTrainer {
     this.weights = this.config.rewardWeights === null ? inputs.rewardFunctions.map((entry) => entry.weight ?? 1) : [...this.config.rewardWeights];
     this.parameters = new Map(inputs.policy.trainableParameters());
     this.rng = createRng(this.config.seed);
+    // the policy only: a frozen reference never runs under a gradient tape (one sharing the policy, adapters off, runs
+    // through the wrapper without a tape, which saves nothing)
+    this.undoCheckpointing = this.config.gradientCheckpointing ? enableGradientCheckpointing(inputs.policy) : () => undefined;
   }
 
   get completedIterations(): number {
@@ -230,6 +236,16 @@ export class GRPOTrainer {
     return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
   }
 
+  /**
+   * Readies `outputDir` for this run before the first step, with core's output-directory guard (see
+   * `prepareRlOutputDir`): another run there is refused unless `overwrite`; `resumeFrom` ('latest' or a checkpoint
+   * folder) is validated and restored. Resolves to the checkpoint resumed, or null. `grpo_metrics.jsonl` is the
+   * run's metrics log there (the CLI writes it).
+   */
+  prepareOutputDir(outputDir: string, options: RlOutputDirOptions = {}): Promise<string | null> {
+    return prepareRlOutputDir(this, 'GRPOTrainer', 'grpo', outputDir, this.reducer.rank === 0, options);
+  }
+
   /** Restores a `saveCheckpoint` directory; the next `step()` continues exactly where the saved run was. */
   async resumeFrom(directory: string): Promise<void> {
     const state = await loadTrainerCheckpoint(directory, this.parameters, this.optimizer);
@@ -239,8 +255,10 @@ export class GRPOTrainer {
     this.history.splice(0, this.history.length, ...extra.history);
   }
 
+  /** Frees the optimizer state and undoes gradientCheckpointing; the models stay the caller's. */
   dispose(): void {
     this.optimizer.dispose();
+    this.undoCheckpointing();
   }
 }
 

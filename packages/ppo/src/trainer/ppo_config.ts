@@ -56,6 +56,12 @@ export interface PpoOptions {
   klWarnThreshold?: number;
   /** Warn when the std of the scores falls below this. Default 1e-4. */
   scoreStdWarnThreshold?: number;
+  /**
+   * Recompute each transformer block's activations in the backward pass of the updates instead of holding them
+   * (the policy, and a `separate` critic's backbone; never the reference). Same gradients, less memory, one more
+   * forward per update. Default false.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export type PpoConfig = Readonly<{
@@ -89,6 +95,7 @@ export function resolvePpoConfig(options: PpoOptions = {}): PpoConfig {
     ptxCoef: options.ptxCoef ?? 0,
     klWarnThreshold: options.klWarnThreshold ?? 10,
     scoreStdWarnThreshold: options.scoreStdWarnThreshold ?? 1e-4,
+    gradientCheckpointing: options.gradientCheckpointing ?? false,
   });
   const problems: string[] = [];
   const positiveInteger = (name: keyof PpoConfig): void => {
@@ -115,6 +122,7 @@ export function resolvePpoConfig(options: PpoOptions = {}): PpoConfig {
   if (!(config.gamma >= 0 && config.gamma <= 1)) problems.push(`gamma must be in [0, 1], got ${config.gamma}`);
   if (!(config.lambda >= 0 && config.lambda <= 1)) problems.push(`lambda must be in [0, 1], got ${config.lambda}`);
   if (!KL_ESTIMATORS.includes(config.klEstimator)) problems.push(`klEstimator must be one of ${KL_ESTIMATORS.join(', ')}, got ${config.klEstimator}`);
+  if (typeof config.gradientCheckpointing !== 'boolean') problems.push(`gradientCheckpointing must be true or false, got ${JSON.stringify(config.gradientCheckpointing)}`);
   if (!Number.isInteger(config.seed)) problems.push(`seed must be an integer, got ${config.seed}`);
   if (problems.length > 0) throw new ConfigError('PPOTrainer', problems);
   return config;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  AdamW, CheckpointError, createRng, generate, IdentityReducer, loadTrainerCheckpoint, maskCounts, saveTrainerCheckpoint, shuffleIndices, trainStep,
+  AdamW, CheckpointError, createRng, enableGradientCheckpointing, generate, IdentityReducer, loadTrainerCheckpoint, maskCounts, saveTrainerCheckpoint, shuffleIndices, trainStep,
   type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
 } from '@rlhfjs/core';
 import { computeGae } from '../advantages/gae';
@@ -13,6 +13,7 @@ import { computePerTokenRewards } from '../rewards/per_token_rewards';
 import { sampleChunks } from './group_rollout';
 import { createPolicyHeadCritic, criticParameters, criticValues, type Critic } from '../value/value_head';
 import { diagnose, type DiagnosticSample } from './diagnostics';
+import { prepareRlOutputDir, type RlOutputDirOptions } from './rl_output_dir';
 import { resolvePpoConfig, type PpoConfig, type PpoOptions } from './ppo_config';
 import type { RewardFn } from './reward_fn';
 import { decodeCompletions, policyLogProbsAndValues, referenceLogProbs, responseLogProbs, responsePositions, type ReferencePolicy, type RolloutTensors } from './rollout';
@@ -48,6 +49,8 @@ export class PPOTrainer {
   private readonly optimizer = new AdamW({ weightDecay: 0 });
   private readonly klController: KlController;
   private readonly parameters: Map<string, tf.Variable>;
+  /** Puts the trained models' own block functions back (gradientCheckpointing); a no-op without it. */
+  private readonly undoCheckpointing: () => void;
   private rng: Rng;
   private iteration = 0;
   private previous: DiagnosticSample | null = null;
@@ -64,6 +67,10 @@ export class PPOTrainer {
       ...[...criticParameters(this.critic)].map(([name, variable]) => [CRITIC_PREFIX + name, variable] as const),
     ]);
     this.rng = createRng(this.config.seed);
+    // the trained models only (the policy and a separate critic's backbone), never the reference
+    const trained = this.critic.kind === 'separate' && this.critic.backbone !== inputs.policy ? [inputs.policy, this.critic.backbone] : [inputs.policy];
+    const undos = this.config.gradientCheckpointing ? trained.map((model) => enableGradientCheckpointing(model)) : [];
+    this.undoCheckpointing = () => undos.forEach((undo) => undo());
   }
 
   get completedIterations(): number {
@@ -247,6 +254,16 @@ export class PPOTrainer {
     return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
   }
 
+  /**
+   * Readies `outputDir` for this run before the first step, with core's output-directory guard (see
+   * `prepareRlOutputDir`): another run there is refused unless `overwrite`; `resumeFrom` ('latest' or a checkpoint
+   * folder) is validated and restored. Resolves to the checkpoint resumed, or null. `ppo_metrics.jsonl` is the
+   * run's metrics log there (the CLI writes it).
+   */
+  prepareOutputDir(outputDir: string, options: RlOutputDirOptions = {}): Promise<string | null> {
+    return prepareRlOutputDir(this, 'PPOTrainer', 'ppo', outputDir, this.reducer.rank === 0, options);
+  }
+
   /** Restores a `saveCheckpoint` directory; the next `step()` continues exactly where the saved run was. */
   async resumeFrom(directory: string): Promise<void> {
     const state = await loadTrainerCheckpoint(directory, this.parameters, this.optimizer);
@@ -259,9 +276,11 @@ export class PPOTrainer {
     this.history.splice(0, this.history.length, ...extra.history);
   }
 
+  /** Frees the optimizer state and the value head, and undoes gradientCheckpointing; the models stay the caller's. */
   dispose(): void {
     this.optimizer.dispose();
     this.critic.head.dispose();
+    this.undoCheckpointing();
   }
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ConfigError, IdentityReducer } from '@rlhfjs/core';
+import { ConfigError, IdentityReducer, isGradientCheckpointingEnabled } from '@rlhfjs/core';
 import { inMemoryGroup, maxAbsDifference, snapshot, tinyCorpus, tinyRewardModel } from '../../test/helpers/tiny_reward_setup';
 import { loadRewardModel, rewardModelStateDict, saveRewardModel } from '../model/reward_model_io';
 import { RewardTrainer } from './reward_trainer';
@@ -169,5 +169,44 @@ describe('RewardTrainer on the shared Trainer loop', () => {
     trainer.dispose();
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
+  });
+
+  it.each(['full', 'adapter stand-in'] as const)('gradientCheckpointing (%s): the same loss and updated parameters as without; numTensors flat; undone on dispose', async (setup) => {
+    const run = async (gradientCheckpointing: boolean) => {
+      const model = tinyRewardModel(tokenizer);
+      if (setup === 'adapter stand-in') {
+        // only some backbone weights trainable, as after applyLora (lint keeps @rlhfjs/lora out of this package)
+        for (const [name, variable] of model.backbone.namedParameters()) variable.trainable = /(q_proj|v_proj)\.weight$/.test(name);
+      }
+      const before = snapshot(model.trainableParameters());
+      const counts: number[] = [];
+      class CountingReducer extends IdentityReducer {
+        override async allReduceSum(values: readonly number[]): Promise<number[]> {
+          counts.push(tf.memory().numTensors);
+          return super.allReduceSum(values);
+        }
+      }
+      const trainer = new RewardTrainer({ model, tokenizer, trainDataset: examples, reducer: new CountingReducer() }, { ...BASE, batchSize: 4, maxSteps: 3, gradientCheckpointing });
+      expect(trainer.config.gradientCheckpointing).toBe(gradientCheckpointing);
+      expect(isGradientCheckpointingEnabled(model.backbone)).toBe(gradientCheckpointing);
+      const result = await trainer.train();
+      const parameters = snapshot(model.trainableParameters());
+      trainer.dispose();
+      expect(isGradientCheckpointingEnabled(model.backbone)).toBe(false);
+      model.dispose();
+      return { history: result.history, before, parameters, counts };
+    };
+    const plain = await run(false);
+    const checkpointed = await run(true);
+    expect(checkpointed.history.map((record) => record.loss)).toEqual(plain.history.map((record) => expect.closeTo(record.loss, 6)));
+    const moved = Math.max(...[...plain.parameters].map(([name, values]) => maxAbsDifference(values, plain.before.get(name) as Float32Array)));
+    expect(moved).toBeGreaterThan(1e-4);
+    expectSameParameters(checkpointed.parameters, plain.parameters, 1e-5);
+    expect(new Set(checkpointed.counts.slice(1)).size).toBe(1); // the optimizer state appears in step 1
+  });
+
+  it('gradientCheckpointing must be a boolean', () => {
+    expect(resolveRewardTrainerConfig({}).gradientCheckpointing).toBe(false);
+    expect(() => resolveRewardTrainerConfig({ gradientCheckpointing: 'true' as unknown as boolean })).toThrow(/gradientCheckpointing must be true or false/);
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, Trainer, type AdamW, type GradientReducer, type LogRecord, type LossResult, type StepCounts, type TrainResult } from '@rlhfjs/core';
+import { ConfigError, enableGradientCheckpointing, Trainer, type AdamW, type GradientReducer, type LogRecord, type LossResult, type StepCounts, type TrainResult } from '@rlhfjs/core';
 import { collatePreferenceBatch, tokenizePreferencePairs, type PreferenceExample, type PreferenceTokenizer, type TokenizedPair } from '../data/preference_pairs';
 import { evaluateRewardModel, type RewardEvaluation } from '../eval/evaluate_reward_model';
 import { pairwiseRewardLoss } from '../loss/pairwise_loss';
@@ -56,7 +56,7 @@ export interface RewardTrainResult {
  * rejected sides of a micro-batch go through ONE forward pass ([2B, T]); the micro-batch loss is
  * Σ per-pair losses / (pairs in the whole step) × worldSize, so accumulation and data-parallel ranks equal one
  * big batch. It updates `model.trainableParameters()` only (the whole backbone and head, or LoRA/QLoRA adapters
- * and the head).
+ * and the head). With `gradientCheckpointing` the backbone recomputes each block in the backward pass.
  */
 export class RewardTrainer {
   readonly config: RewardTrainerConfig;
@@ -67,6 +67,8 @@ export class RewardTrainer {
   readonly skippedTooLong: number;
   private readonly model: RewardModel;
   private readonly padTokenId: number;
+  /** Puts the backbone's own block function back (gradientCheckpointing); a no-op without it. */
+  private readonly undoCheckpointing: () => void;
 
   constructor(inputs: RewardTrainerInputs, options: RewardTrainerOptions = {}) {
     this.config = resolveRewardTrainerConfig(options);
@@ -101,6 +103,8 @@ export class RewardTrainer {
       splitRewardTrainerOptions(options).trainerOptions,
       { reducer: inputs.reducer, optimizer: inputs.optimizer },
     );
+    // last, so that a constructor that throws leaves the model as it came
+    this.undoCheckpointing = this.config.gradientCheckpointing ? enableGradientCheckpointing(inputs.model.backbone) : () => undefined;
   }
 
   get optimizer(): AdamW {
@@ -161,7 +165,9 @@ export class RewardTrainer {
     };
   }
 
+  /** Frees the optimizer state and undoes gradientCheckpointing on the backbone; the model stays the caller's. */
   dispose(): void {
     this.trainer.dispose();
+    this.undoCheckpointing();
   }
 }

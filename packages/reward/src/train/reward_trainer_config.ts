@@ -16,6 +16,11 @@ export interface RewardTrainerOptions extends Omit<TrainerOptions, 'maxSteps'> {
   paddingSide?: PaddingSide;
   /** Pairs per evaluation forward pass (default 16). */
   evalBatchSize?: number;
+  /**
+   * Recompute each backbone block's activations in the backward pass instead of holding them from the forward
+   * (default false): less memory for one more forward per step, the same gradients.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export interface RewardTrainerConfig extends TrainerConfig {
@@ -23,13 +28,14 @@ export interface RewardTrainerConfig extends TrainerConfig {
   readonly maxLength: number | null;
   readonly paddingSide: PaddingSide;
   readonly evalBatchSize: number;
+  readonly gradientCheckpointing: boolean;
 }
 
 /** Splits reward options from the shared loop's options (which go to core's Trainer unchanged). */
-export function splitRewardTrainerOptions(options: RewardTrainerOptions): { trainerOptions: TrainerOptions; rewardOptions: Pick<RewardTrainerOptions, 'centerRewardsCoefficient' | 'maxLength' | 'paddingSide' | 'evalBatchSize'> } {
-  const { centerRewardsCoefficient, maxLength, paddingSide, evalBatchSize, maxSteps, ...rest } = options;
+export function splitRewardTrainerOptions(options: RewardTrainerOptions): { trainerOptions: TrainerOptions; rewardOptions: Pick<RewardTrainerOptions, 'centerRewardsCoefficient' | 'maxLength' | 'paddingSide' | 'evalBatchSize' | 'gradientCheckpointing'> } {
+  const { centerRewardsCoefficient, maxLength, paddingSide, evalBatchSize, gradientCheckpointing, maxSteps, ...rest } = options;
   const trainerOptions: TrainerOptions = maxSteps === null || maxSteps === undefined ? rest : { ...rest, maxSteps };
-  return { trainerOptions, rewardOptions: { centerRewardsCoefficient, maxLength, paddingSide, evalBatchSize } };
+  return { trainerOptions, rewardOptions: { centerRewardsCoefficient, maxLength, paddingSide, evalBatchSize, gradientCheckpointing } };
 }
 
 /** Every default in one place; all problems (shared loop and reward ones) in one ConfigError. */
@@ -48,6 +54,7 @@ export function resolveRewardTrainerConfig(options: RewardTrainerOptions = {}): 
     maxLength: rewardOptions.maxLength === undefined ? 1024 : rewardOptions.maxLength,
     paddingSide: rewardOptions.paddingSide ?? 'right',
     evalBatchSize: rewardOptions.evalBatchSize ?? 16,
+    gradientCheckpointing: rewardOptions.gradientCheckpointing ?? false,
   };
   const positiveInteger = (key: string, value: unknown): void => {
     if (!(typeof value === 'number' && Number.isSafeInteger(value) && value > 0)) problems.push(`${key} must be a positive integer, got ${String(value)}`);
@@ -57,6 +64,7 @@ export function resolveRewardTrainerConfig(options: RewardTrainerOptions = {}): 
   if (reward.centerRewardsCoefficient !== null && !(Number.isFinite(reward.centerRewardsCoefficient) && reward.centerRewardsCoefficient >= 0)) {
     problems.push(`centerRewardsCoefficient must be a finite number >= 0 or null, got ${reward.centerRewardsCoefficient}`);
   }
+  if (typeof reward.gradientCheckpointing !== 'boolean') problems.push(`gradientCheckpointing must be true or false, got ${JSON.stringify(reward.gradientCheckpointing)}`);
   if (reward.paddingSide !== 'left' && reward.paddingSide !== 'right') problems.push(`paddingSide must be 'left' or 'right', got ${JSON.stringify(reward.paddingSide)}`);
   if (problems.length > 0 || trainerConfig === null) throw new ConfigError('RewardTrainer', problems);
   return Object.freeze({ ...trainerConfig, ...reward });

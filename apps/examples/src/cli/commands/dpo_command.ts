@@ -3,7 +3,7 @@ import { saveAdapter, withAdaptersDisabled } from '@rlhfjs/lora';
 import { DPO_LOSS_TYPES, DPOTrainer, REFERENCE_FREE_DPO_LOSS_TYPES, type DpoLossType, type ReferencePolicy } from '@rlhfjs/dpo';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
 import { savePolicy } from './save_policy';
-import { CONFIG_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
+import { CONFIG_OPTION, GRADIENT_CHECKPOINTING_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource, loadReferenceCopy, loadStartModel, maybeApplyLora } from './start_model';
 import { lastMetric, loadRecords, loopOptions, summaryLine, withReducer } from './train_run';
 
@@ -19,6 +19,7 @@ export const DPO_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxLength', flag: '--max-length <n>', description: 'longest prompt + completion in tokens', kind: 'integer', defaultValue: 1024, min: 2 },
   { key: 'maxPromptLength', flag: '--max-prompt-length <n>', description: 'longest prompt (its last tokens are kept)', kind: 'integer', defaultValue: 512, min: 1 },
   { key: 'precomputeReferenceLogProbs', flag: '--precompute-reference-log-probs', description: 'score the data under the reference once before training', kind: 'boolean', defaultValue: false },
+  GRADIENT_CHECKPOINTING_OPTION,
   ...LORA_OPTIONS,
   NPROC_OPTION,
   CONFIG_OPTION,
@@ -59,6 +60,7 @@ export async function runDpo(options: OptionValues, write: (text: string) => voi
           maxLength: options['maxLength'] as number,
           maxPromptLength: options['maxPromptLength'] as number,
           precomputeReferenceLogProbs: options['precomputeReferenceLogProbs'] === true,
+          gradientCheckpointing: options['gradientCheckpointing'] === true,
         },
       );
       try {

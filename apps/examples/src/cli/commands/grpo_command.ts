@@ -6,7 +6,7 @@ import { numberOptions, stringOption, type OptionSpec, type OptionValues } from 
 import { readPrompts } from '../read_prompts';
 import { loadRewardFn } from './ppo_command';
 import { runRlLoop, withRlModels } from './rl_run';
-import { CONFIG_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
+import { CONFIG_OPTION, GRADIENT_CHECKPOINTING_OPTION, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION, OVERWRITE_OPTION } from './shared_options';
 import { checkModelSource } from './start_model';
 import { withReducer } from './train_run';
 
@@ -36,7 +36,9 @@ export const GRPO_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxGradNorm', flag: '--max-grad-norm <n>', description: 'clip the global gradient norm (0: no clipping)', kind: 'number', defaultValue: 1, min: 0 },
   { key: 'seed', flag: '--seed <n>', description: 'prompt order and sampling seed', kind: 'integer', defaultValue: 0, min: 0 },
   { key: 'saveEvery', flag: '--save-every <n>', description: 'write a trainer checkpoint to --output/checkpoint-<iteration> every n iterations (0: never)', kind: 'integer', defaultValue: 0, min: 0 },
-  { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory written by --save-every', kind: 'path' },
+  { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory written by --save-every, or "latest" under --output (an error when there is none)', kind: 'path' },
+  OVERWRITE_OPTION,
+  GRADIENT_CHECKPOINTING_OPTION,
   ...LORA_OPTIONS,
   NPROC_OPTION,
   CONFIG_OPTION,
@@ -80,6 +82,7 @@ export async function runGrpo(options: OptionValues, write: (text: string) => vo
             klEstimator: options['klEstimator'] as KlEstimator,
             maskTruncatedCompletions: options['maskTruncatedCompletions'] === true,
             maxGradNorm: maxGradNorm === 0 ? null : maxGradNorm,
+            gradientCheckpointing: options['gradientCheckpointing'] === true,
           },
         );
         await runRlLoop(trainer, models, {

@@ -1,7 +1,7 @@
 import { RewardModel, RewardTrainer, saveRewardModel, type PreferenceExample } from '@rlhfjs/reward';
 import { removeLora } from '@rlhfjs/lora';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
-import { CONFIG_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
+import { CONFIG_OPTION, GRADIENT_CHECKPOINTING_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource, loadStartModel, maybeApplyLora } from './start_model';
 import { lastMetric, loadRecords, loopOptions, saveInto, summaryLine, withReducer } from './train_run';
 
@@ -14,6 +14,7 @@ export const REWARD_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxLength', flag: '--max-length <n>', description: 'pairs with a side longer than this are dropped (as TRL)', kind: 'integer', defaultValue: 1024, min: 2 },
   { key: 'centerRewardsCoefficient', flag: '--center-rewards-coefficient <c>', description: "TRL's auxiliary loss pulling rewards towards 0 (unset: off)", kind: 'number', min: 0 },
   { key: 'evalBatchSize', flag: '--eval-batch-size <n>', description: 'pairs per evaluation forward pass', kind: 'integer', defaultValue: 16, min: 1 },
+  GRADIENT_CHECKPOINTING_OPTION,
   ...LORA_OPTIONS,
   NPROC_OPTION,
   CONFIG_OPTION,
@@ -59,6 +60,7 @@ export async function runReward(options: OptionValues, write: (text: string) => 
           ...loopOptions(options),
           maxLength: options['maxLength'] as number,
           evalBatchSize: options['evalBatchSize'] as number,
+          gradientCheckpointing: options['gradientCheckpointing'] === true,
           ...(typeof center === 'number' ? { centerRewardsCoefficient: center } : {}),
         },
       );

@@ -60,7 +60,7 @@ export interface RlTrainer {
   readonly completedIterations: number;
   readonly history: readonly Readonly<Record<string, number>>[];
   step(): Promise<Readonly<Record<string, number>>>;
-  resumeFrom(directory: string): Promise<void>;
+  prepareOutputDir(outputDir: string, options: { overwrite?: boolean; resumeFrom?: string | null }): Promise<string | null>;
   saveCheckpoint(outputDir: string, keep?: number): Promise<string>;
   evaluate(): Promise<number>;
   dispose(): void;
@@ -88,15 +88,15 @@ export interface RlLoopOptions {
 }
 
 /**
- * Resumes from `--resume-from`, steps to the configured iterations (rank 0 appends metrics, logs progress and
- * checkpoints every `--save-every`), evaluates, and on rank 0 saves the policy and writes the summary line.
- * Disposes the trainer.
+ * Readies --output (core's guard: another run there is refused unless --overwrite) and resumes `--resume-from`,
+ * steps to the configured iterations (rank 0 appends metrics, logs progress and checkpoints every `--save-every`),
+ * evaluates, and on rank 0 saves the policy and writes the summary line. Disposes the trainer.
  */
 export async function runRlLoop<R extends ReferencePolicy | undefined>(trainer: RlTrainer, models: RlModels<R>, loop: RlLoopOptions): Promise<void> {
   const { command, options, output } = loop;
   try {
-    const resumeFrom = stringOption(options, 'resumeFrom');
-    if (resumeFrom !== undefined) await trainer.resumeFrom(resumeFrom);
+    // another run in --output is refused unless --overwrite; --resume-from (a folder or 'latest') is restored
+    await trainer.prepareOutputDir(output, { overwrite: options['overwrite'] === true, resumeFrom: stringOption(options, 'resumeFrom') ?? null });
     const total = trainer.config.iterations;
     const saveEvery = options['saveEvery'] as number;
     while (trainer.completedIterations < total) {

@@ -2,7 +2,7 @@ import { SFTTrainer, type SftRecord } from '@rlhfjs/core';
 import { stringOption, type OptionSpec, type OptionValues } from '../option_spec';
 import { checkQuantizeOption, maybeQuantize, QUANTIZE_OPTION } from './qlora_option';
 import { policyWriter, savePolicy } from './save_policy';
-import { CONFIG_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
+import { CONFIG_OPTION, GRADIENT_CHECKPOINTING_OPTION, LOOP_OPTIONS, LORA_OPTIONS, modelAndDataOptions, NPROC_OPTION } from './shared_options';
 import { checkModelSource, loadStartModel, maybeApplyLora } from './start_model';
 import { lastMetric, loadRecords, loopOptions, summaryLine, withReducer } from './train_run';
 
@@ -12,7 +12,7 @@ export const SFT_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxLength', flag: '--max-length <n>', description: 'longest tokenized example', kind: 'integer', defaultValue: 512, min: 2 },
   { key: 'completionOnlyLoss', flag: '--completion-only-loss <bool>', description: 'train on completion / assistant tokens only', kind: 'boolean', defaultValue: true },
   { key: 'packing', flag: '--packing', description: 'pack short examples into rows of --max-length', kind: 'boolean', defaultValue: false },
-  { key: 'gradientCheckpointing', flag: '--gradient-checkpointing', description: "recompute each block's activations in the backward pass", kind: 'boolean', defaultValue: false },
+  GRADIENT_CHECKPOINTING_OPTION,
   ...LORA_OPTIONS,
   QUANTIZE_OPTION,
   NPROC_OPTION,

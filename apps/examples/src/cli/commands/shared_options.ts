@@ -33,6 +33,15 @@ export const LORA_OPTIONS: readonly OptionSpec[] = [
   { key: 'loraTargets', flag: '--lora-targets <names>', description: 'comma-separated module names (e.g. q_proj,v_proj or c_attn) or all-linear', kind: 'string', defaultValue: 'all-linear' },
 ];
 
+/** Every trainer subcommand: what to do with an --output that holds another run. */
+export const OVERWRITE_OPTION: OptionSpec = {
+  key: 'overwrite',
+  flag: '--overwrite',
+  description: 'replace the run already in --output (its checkpoints and metrics log) instead of refusing to start',
+  kind: 'boolean',
+  defaultValue: false,
+};
+
 /** Core's shared Trainer loop options (TrainerOptions), with the library's defaults. */
 export const LOOP_OPTIONS: readonly OptionSpec[] = [
   { key: 'maxSteps', flag: '--max-steps <n>', description: 'optimizer steps (unset: epochs × steps per epoch)', kind: 'integer', min: 1 },
@@ -49,9 +58,18 @@ export const LOOP_OPTIONS: readonly OptionSpec[] = [
   { key: 'saveEvery', flag: '--save-every <n>', description: 'checkpoint (weights, optimizer, data order) every n steps under --output (0: never)', kind: 'integer', defaultValue: 0, min: 0 },
   { key: 'saveTotalLimit', flag: '--save-total-limit <n>', description: 'checkpoints kept', kind: 'integer', defaultValue: 2, min: 1 },
   { key: 'resumeFrom', flag: '--resume-from <dir>', description: 'resume from a checkpoint directory, or "latest" under --output (an error when there is none)', kind: 'path' },
-  { key: 'overwrite', flag: '--overwrite', description: 'replace the run already in --output (its checkpoints and metrics log) instead of refusing to start', kind: 'boolean', defaultValue: false },
+  OVERWRITE_OPTION,
   { key: 'progress', flag: '--progress <when>', description: 'progress on stderr: a bar on a terminal, else a plain line every 10 s (auto and true), or none (false)', kind: 'string', defaultValue: 'auto', choices: ['auto', 'true', 'false'] },
 ];
+
+/** Every trainer subcommand: checkpoint the trained model's blocks (never a frozen reference's). */
+export const GRADIENT_CHECKPOINTING_OPTION: OptionSpec = {
+  key: 'gradientCheckpointing',
+  flag: '--gradient-checkpointing',
+  description: "recompute each block's activations in the backward pass instead of holding them (less memory, one more forward)",
+  kind: 'boolean',
+  defaultValue: false,
+};
 
 export const NPROC_OPTION: OptionSpec = {
   key: 'nprocPerNode',
