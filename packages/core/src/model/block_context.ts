@@ -20,6 +20,8 @@ export interface BlockContext {
   readonly pastValue: tf.Tensor4D | null;
   /** P, the filled positions of pastKey/pastValue when they are preallocated buffers (default: all C of them). */
   readonly pastLength?: number;
+  /** Whether the caller keeps this forward's keys/values (it builds a KV cache); default false. */
+  readonly keepKeyValues?: boolean;
 }
 
 export interface BlockOutput {

@@ -168,6 +168,7 @@ export class CausalLM implements ParameterSource {
           pastKey: inputs.cache?.keys[layer] ?? null,
           pastValue: inputs.cache?.values[layer] ?? null,
           ...(capacity === undefined ? {} : { pastLength: past }),
+          keepKeyValues: inputs.useCache === true,
         });
         hidden = output.hidden;
         keys.push(output.key);

@@ -65,4 +65,29 @@ describe('gradient checkpointing', () => {
     expect(model.blockFunction).toBe(custom);
     model.dispose();
   });
+
+  it('a forward that builds a KV cache keeps real keys/values (and the same cached decoding) with checkpointing on', () => {
+    const model = createCausalLM({ modelType: 'llama', vocabSize: 30, hiddenSize: 16, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, maxPositions: 16 }, { seed: 2 });
+    const ids = tf.tensor2d([[3, 7, 1, 9]], [1, 4], 'int32');
+    const next = tf.tensor2d([[5]], [1, 1], 'int32');
+    const decode = () => {
+      const prefill = model.forward({ inputIds: ids, useCache: true });
+      const step = model.forward({ inputIds: next, useCache: true, cache: prefill.cache ?? undefined });
+      const result = { keyShape: prefill.cache?.keys[0]?.shape, logits: (step.logits as tf.Tensor).dataSync().slice() };
+      const held: Array<tf.Tensor | null> = [prefill.logits, prefill.hiddenStates, ...(prefill.cache?.keys ?? []), ...(prefill.cache?.values ?? []), step.logits, step.hiddenStates, ...(step.cache?.keys ?? []), ...(step.cache?.values ?? [])];
+      tf.dispose(held.filter((tensor): tensor is tf.Tensor => tensor !== null));
+      return result;
+    };
+    const plain = decode();
+    const undo = enableGradientCheckpointing(model);
+    const checkpointed = decode();
+    undo();
+    expect(checkpointed.keyShape).toEqual([1, 2, 4, 4]);
+    expect(checkpointed.keyShape).toEqual(plain.keyShape);
+    let worst = 0;
+    plain.logits.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (checkpointed.logits[i] as number)))));
+    expect(worst).toBeLessThan(1e-6);
+    tf.dispose([ids, next]);
+    model.dispose();
+  });
 });

@@ -25,7 +25,8 @@ export function enableGradientCheckpointing(model: CausalLM): () => void {
   const base: BlockFunction = model.config.family === 'gpt2' ? gpt2Block : llamaBlock;
   const prefix = (layer: number): string => (model.config.family === 'gpt2' ? `transformer.h.${layer}.` : `model.layers.${layer}.`);
   model.blockFunction = (source: ParameterSource, layer: number, x: tf.Tensor3D, context: BlockContext): BlockOutput => {
-    if (context.pastKey !== null) return base(source, layer, x, context);
+    // a forward that builds or reads a KV cache needs the block's keys/values: not checkpointed
+    if (context.pastKey !== null || context.keepKeyValues === true) return base(source, layer, x, context);
     const variables = [...model.namedParameters()].filter(([name, variable]) => name.startsWith(prefix(layer)) && variable.trainable).map(([, variable]) => variable);
     // layers that draw random numbers (LoRA dropout): the recomputation replays this forward's draws
     const stochastic = model.linearNames().filter((name) => name.startsWith(prefix(layer))).map((name) => model.linear(name)).filter((linear) => linear.randomState !== undefined && linear.setRandomState !== undefined);
