@@ -202,6 +202,8 @@ describe('rlhfjs CLI', () => {
     expect(grpo.stderr).toMatch(/^grpo 1\/1 reward=\S+ reward_std=\S+ kl=\d\S* loss=\S+/m);
     expect(grpo.stdout).toMatch(/^grpo: iterations=1 reward=\S+ kl=\S+ loss=\S+ saved=adapter output=.*grpo\n$/);
     expect(await fs.readdir(grpoDir)).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json', 'checkpoint-1']));
+    // every checkpoint-N is also the policy's adapter folder (as HF Trainer's are), beside the trainer state
+    expect(await fs.readdir(path.join(grpoDir, 'checkpoint-1'))).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json', 'trainer_state.json']));
     const grpoMetrics = (await fs.readFile(path.join(grpoDir, 'grpo_metrics.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(grpoMetrics.map((record) => [record['stage'], record['step']])).toEqual([['grpo', 1]]);
     expect(typeof grpoMetrics[0]?.['reward']).toBe('number');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   AdamW, ConfigError, createRng, enableGradientCheckpointing, generate, IdentityReducer, loadTrainerCheckpoint, saveTrainerCheckpoint, shuffleIndices, trainStep,
-  type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
+  type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type SaveTrainerCheckpointOptions, type Tokenizer,
 } from '@rlhfjs/core';
 import { groupAdvantages } from '../advantages/group_advantages';
 import { reinforcePlusPlusAdvantages } from '../advantages/reinforce_plus_plus';
@@ -230,10 +230,13 @@ export class GRPOTrainer {
     return mean(scores);
   }
 
-  /** Writes `outputDir/checkpoint-<iteration>/` through core's trainer checkpoint (parameters, optimizer, RNG, history). */
-  async saveCheckpoint(outputDir: string, keep = 2): Promise<string> {
+  /**
+   * Writes `outputDir/checkpoint-<iteration>/` through core's trainer checkpoint (parameters, optimizer, RNG, history);
+   * with `options.saveModel` (e.g. one writing the policy and tokenizer) the folder is also a loadable model.
+   */
+  async saveCheckpoint(outputDir: string, keep = 2, options: SaveTrainerCheckpointOptions = {}): Promise<string> {
     const extra: GrpoExtraState = { rng: this.rng.getState(), history: this.history };
-    return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
+    return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep, options);
   }
 
   /**

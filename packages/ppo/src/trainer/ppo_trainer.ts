@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   AdamW, CheckpointError, createRng, enableGradientCheckpointing, generate, IdentityReducer, loadTrainerCheckpoint, maskCounts, saveTrainerCheckpoint, shuffleIndices, trainStep,
-  type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type Tokenizer,
+  type CausalLM, type GradientReducer, type LossResult, type Rng, type RngState, type SaveTrainerCheckpointOptions, type Tokenizer,
 } from '@rlhfjs/core';
 import { computeGae } from '../advantages/gae';
 import { maskedWhiten } from '../advantages/whiten';
@@ -247,11 +247,12 @@ export class PPOTrainer {
   /**
    * Writes `outputDir/checkpoint-<iteration>/` through core's `saveTrainerCheckpoint` (atomic; keeps the newest
    * `keep`): policy and critic parameters (`policy.*`, `critic.*`), optimizer state, and in `trainer_state.json` the
-   * RNG, KL controller, diagnostics state and metrics history. Returns the directory.
+   * RNG, KL controller, diagnostics state and metrics history; with `options.saveModel` (e.g. one writing the policy
+   * and tokenizer) the folder is also a loadable model. Returns the directory.
    */
-  async saveCheckpoint(outputDir: string, keep = 2): Promise<string> {
+  async saveCheckpoint(outputDir: string, keep = 2, options: SaveTrainerCheckpointOptions = {}): Promise<string> {
     const extra: PpoCheckpointState = { rng: this.rng.getState(), klController: this.klController.state(), previous: this.previous, history: this.history };
-    return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep);
+    return saveTrainerCheckpoint(outputDir, this.parameters, this.optimizer, { step: this.iteration, consumed: this.iteration * this.config.batchSize * this.reducer.worldSize, seed: this.config.seed, extra }, keep, options);
   }
 
   /**

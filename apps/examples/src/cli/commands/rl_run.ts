@@ -3,7 +3,7 @@ import { withAdaptersDisabled } from '@rlhfjs/lora';
 import type { ReferencePolicy } from '@rlhfjs/ppo';
 import { stringOption, type OptionValues } from '../option_spec';
 import { appendMetricsRecord } from './metrics_log';
-import { savePolicy } from './save_policy';
+import { policyWriter, savePolicy } from './save_policy';
 import { loadReferenceCopy, loadStartModel, maybeApplyLora } from './start_model';
 import { lastMetric, summaryLine } from './train_run';
 
@@ -61,7 +61,7 @@ export interface RlTrainer {
   readonly history: readonly Readonly<Record<string, number>>[];
   step(): Promise<Readonly<Record<string, number>>>;
   prepareOutputDir(outputDir: string, options: { overwrite?: boolean; resumeFrom?: string | null }): Promise<string | null>;
-  saveCheckpoint(outputDir: string, keep?: number): Promise<string>;
+  saveCheckpoint(outputDir: string, keep?: number, options?: { saveModel?: (directory: string) => Promise<void> }): Promise<string>;
   evaluate(): Promise<number>;
   dispose(): void;
 }
@@ -106,7 +106,7 @@ export async function runRlLoop<R extends ReferencePolicy | undefined>(trainer: 
       await appendMetricsRecord(output, command, { step: done, ...metrics });
       const fields = Object.entries(loop.progress).map(([label, key]) => `${label}=${(metrics[key] ?? Number.NaN).toFixed(4)}`);
       loop.log(`${command} ${done}/${total} ${fields.join(' ')}\n`);
-      if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(output, Number.MAX_SAFE_INTEGER); // output/checkpoint-<done>
+      if (saveEvery > 0 && done % saveEvery === 0) await trainer.saveCheckpoint(output, Number.MAX_SAFE_INTEGER, { saveModel: policyWriter(models.policy, models.tokenizer, models.lora) }); // output/checkpoint-<done>, a model folder too
     }
     const evalScore = loop.evaluate ? await trainer.evaluate() : null;
     if (loop.rank !== 0) return;
