@@ -5,9 +5,10 @@
 // Run: npx tsx packages/dist/bench/allreduce_bench.ts   (spawns its own ranks; stops by itself)
 // Env: BENCH_ROUNDS (default 2), BENCH_SIZES_MB (default 16,100), BENCH_WORLD_SIZES (default 2,4),
 // BENCH_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch with Gloo; '' skips PyTorch),
-// BENCH_ENGINES (default ring,gloo,torch: those available).
+// BENCH_ENGINES (default ring,gloo,torch: those available), BENCH_NODE_ARGS (extra node flags for our ranks).
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { glooUnavailableReason, initProcessGroup, isGlooAvailable } from '../src/index';
 
@@ -15,6 +16,8 @@ const SIZES_MB = (process.env.BENCH_SIZES_MB ?? '16,100').split(',').map(Number)
 const WORLD_SIZES = (process.env.BENCH_WORLD_SIZES ?? '2,4').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
 const WANTED = (process.env.BENCH_ENGINES ?? 'ring,gloo,torch').split(',');
+/** Extra node flags for our ranks, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (not allowed in NODE_OPTIONS). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((entry) => entry !== '');
 
 type EngineName = 'ring' | 'gloo' | 'torch';
 
@@ -33,9 +36,14 @@ async function rankMain(engine: 'ring' | 'gloo'): Promise<void> {
     const repeats = repeatsFor(megabytes);
     await group.barrier();
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
+    const faultsStart = process.resourceUsage().minorPageFault;
     for (let repeat = 0; repeat < repeats; repeat += 1) await group.allReduce(buffer);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9 / repeats;
-    if (group.rank === 0) process.stdout.write(`TIME ${megabytes} ${seconds}\n`);
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6 / repeats;
+    const faults = (process.resourceUsage().minorPageFault - faultsStart) / repeats;
+    if (group.rank === 0) process.stdout.write(`TIME ${megabytes} ${seconds} ${cpuSeconds} ${faults}\n`);
   }
   await group.destroy();
 }
@@ -59,9 +67,9 @@ function torchPython(): string | undefined {
 }
 
 /** Run one engine with `worldSize` ranks; returns seconds per all-reduce by size (from rank 0's output). */
-async function runEngine(engine: EngineName, worldSize: number, python: string | undefined): Promise<Map<number, number>> {
+async function runEngine(engine: EngineName, worldSize: number, python: string | undefined): Promise<Map<number, [number, number, number]>> {
   const port = await freePort();
-  const times = new Map<number, number>();
+  const times = new Map<number, [number, number, number]>();
   const children = Array.from({ length: worldSize }, (_, rank) => {
     const env = {
       ...process.env,
@@ -74,7 +82,7 @@ async function runEngine(engine: EngineName, worldSize: number, python: string |
     };
     return engine === 'torch'
       ? spawn(python ?? 'python3', [path.join(__dirname, 'gloo_allreduce.py')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, SIZES_MB: SIZES_MB.join(',') } })
-      : spawn(process.execPath, ['--import', 'tsx', __filename], {
+      : spawn(process.execPath, [...NODE_ARGS, '--import', 'tsx', __filename], {
           stdio: ['ignore', 'pipe', 'inherit'],
           env: { ...env, BENCH_RANK: engine, RLHFJS_RUN_ID: `bench-${port}` },
         });
@@ -82,8 +90,10 @@ async function runEngine(engine: EngineName, worldSize: number, python: string |
   children.forEach((child) =>
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) {
-        const [tag, megabytes, seconds] = line.trim().split(' ');
-        if ((tag === 'TIME' || tag === 'GLOO') && megabytes !== undefined && seconds !== undefined) times.set(Number(megabytes), Number(seconds));
+        const [tag, megabytes, seconds, cpuSeconds, faults] = line.trim().split(' ');
+        if ((tag === 'TIME' || tag === 'GLOO') && megabytes !== undefined && seconds !== undefined) {
+          times.set(Number(megabytes), [Number(seconds), Number(cpuSeconds), Number(faults)]);
+        }
       }
     }),
   );
@@ -113,8 +123,9 @@ async function driver(): Promise<void> {
       for (const engine of engines) {
         const times = await runEngine(engine, worldSize, python);
         const bestOfEngine = best.get(engine) as Map<number, number>;
-        for (const [megabytes, seconds] of times) bestOfEngine.set(megabytes, Math.min(seconds, bestOfEngine.get(megabytes) ?? Infinity));
-        process.stdout.write(`  round ${round + 1} ${engine.padEnd(5)} ranks ${worldSize}: ${[...times].map(([mb, s]) => `${mb} MB ${(s * 1000).toFixed(1)} ms`).join(', ')}\n`);
+        for (const [megabytes, [seconds]] of times) bestOfEngine.set(megabytes, Math.min(seconds, bestOfEngine.get(megabytes) ?? Infinity));
+        const described = [...times].map(([mb, [s, cpu, faults]]) => `${mb} MB ${(s * 1000).toFixed(1)} ms (rank 0: CPU ${(cpu * 1000).toFixed(0)} ms, ${faults.toFixed(0)} page faults)`);
+        process.stdout.write(`  round ${round + 1} ${engine.padEnd(5)} ranks ${worldSize}: ${described.join(', ')}  load ${loadavg()[0]?.toFixed(1)}\n`);
       }
     }
     for (const megabytes of SIZES_MB) {
