@@ -117,6 +117,8 @@ async function driver(): Promise<void> {
   if (python !== undefined) engines.push('torch');
   else if (WANTED.includes('torch')) process.stdout.write("PyTorch with Gloo not found: no ratios against PyTorch's Gloo\n");
   process.stdout.write(`bus bandwidth = bytes × 2(n−1)/n / time; best of ${ROUNDS} alternating rounds per engine; torch = PyTorch's Gloo\n`);
+  const verdicts: string[] = [];
+  const largest = Math.max(...SIZES_MB);
   for (const worldSize of WORLD_SIZES) {
     const best = new Map<EngineName, Map<number, number>>(engines.map((engine) => [engine, new Map()]));
     for (let round = 0; round < ROUNDS; round += 1) {
@@ -136,8 +138,21 @@ async function driver(): Promise<void> {
         return `${engine} ${bus.toFixed(3)} GB/s${ratio}`;
       });
       process.stdout.write(`ranks ${worldSize}  ${String(megabytes).padStart(3)} MB  ${columns.join('  ')}\n`);
+      if (megabytes === largest) verdicts.push(verdict(worldSize, megabytes, engines, torch, best));
     }
   }
+  for (const line of verdicts) process.stdout.write(`${line}\n`);
+}
+
+/** One line per world size: each of our engines' ratio to PyTorch's Gloo at the largest size, against the 1.0× goal. */
+function verdict(worldSize: number, megabytes: number, engines: EngineName[], torch: number, best: Map<EngineName, Map<number, number>>): string {
+  const ours = engines.filter((engine) => engine !== 'torch');
+  if (!Number.isFinite(torch)) return `verdict ranks ${worldSize}, ${megabytes} MB: no PyTorch Gloo figure to compare with`;
+  const parts = ours.map((engine) => {
+    const ratio = busGigabytesPerSecond(megabytes, worldSize, best.get(engine)?.get(megabytes)) / torch;
+    return `${engine} ${ratio.toFixed(2)}× ${ratio >= 1 ? 'meets' : 'misses'}`;
+  });
+  return `verdict ranks ${worldSize}, ${megabytes} MB, goal ≥ 1.0× PyTorch's Gloo: ${parts.join(', ')} (load ${loadavg()[0]?.toFixed(1)})`;
 }
 
 const role = process.env.BENCH_RANK;
