@@ -12,7 +12,8 @@ torch.set_num_threads(1)
 dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{os.environ['MASTER_PORT']}", rank=rank, world_size=world)
 for megabytes in [float(entry) for entry in os.environ["SIZES_MB"].split(",")]:
     buffer = torch.ones(int(megabytes * 1024 * 1024 / 4), dtype=torch.float32)
-    dist.all_reduce(buffer)  # warm-up
+    for _ in range(2):  # warm-up, two back to back like allreduce_bench.ts
+        dist.all_reduce(buffer)
     repeats = int(os.environ["BENCH_REPEATS"]) if "BENCH_REPEATS" in os.environ else 2 if megabytes >= 100 else 3 if megabytes >= 16 else 10
     dist.barrier()
     start, cpu_start, faults_start = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
