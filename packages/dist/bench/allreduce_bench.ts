@@ -5,9 +5,10 @@
 // Run: npx tsx packages/dist/bench/allreduce_bench.ts   (spawns its own ranks; stops by itself)
 // Env: BENCH_ROUNDS (default 2), BENCH_SIZES_MB (default 16,100), BENCH_WORLD_SIZES (default 2,4),
 // BENCH_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch with Gloo; '' skips PyTorch),
-// BENCH_ENGINES (default ring,gloo,torch: those available).
+// BENCH_ENGINES (default ring,gloo,torch: those available), BENCH_NODE_ARGS (extra node flags for our ranks).
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { glooUnavailableReason, initProcessGroup, isGlooAvailable } from '../src/index';
 
@@ -15,8 +16,13 @@ const SIZES_MB = (process.env.BENCH_SIZES_MB ?? '16,100').split(',').map(Number)
 const WORLD_SIZES = (process.env.BENCH_WORLD_SIZES ?? '2,4').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
 const WANTED = (process.env.BENCH_ENGINES ?? 'ring,gloo,torch').split(',');
+/** Extra node flags for our ranks, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (not allowed in NODE_OPTIONS). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((entry) => entry !== '');
 
 type EngineName = 'ring' | 'gloo' | 'torch';
+
+/** Untimed all-reduces before the timed ones, for every engine (PyTorch's too). */
+const WARM_UPS = 2;
 
 function repeatsFor(megabytes: number): number {
   if (process.env.BENCH_REPEATS !== undefined) return Number(process.env.BENCH_REPEATS);
@@ -29,13 +35,20 @@ async function rankMain(engine: 'ring' | 'gloo'): Promise<void> {
   if (group.engineName !== engine) throw new Error(`asked for engine ${engine}, got ${group.engineName}`);
   for (const megabytes of SIZES_MB) {
     const buffer = new Float32Array((megabytes * 1024 * 1024) / 4).fill(1);
-    await group.allReduce(buffer); // warm-up (page faults, pools)
+    // warm-up, two back to back as in the timed loop (page faults; the ring's pool, which holds the frames a peer
+    // sends for the next all-reduce before this rank has started it)
+    for (let warmUp = 0; warmUp < WARM_UPS; warmUp += 1) await group.allReduce(buffer);
     const repeats = repeatsFor(megabytes);
     await group.barrier();
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
+    const faultsStart = process.resourceUsage().minorPageFault;
     for (let repeat = 0; repeat < repeats; repeat += 1) await group.allReduce(buffer);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9 / repeats;
-    if (group.rank === 0) process.stdout.write(`TIME ${megabytes} ${seconds}\n`);
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6 / repeats;
+    const faults = (process.resourceUsage().minorPageFault - faultsStart) / repeats;
+    if (group.rank === 0) process.stdout.write(`TIME ${megabytes} ${seconds} ${cpuSeconds} ${faults}\n`);
   }
   await group.destroy();
 }
@@ -59,9 +72,9 @@ function torchPython(): string | undefined {
 }
 
 /** Run one engine with `worldSize` ranks; returns seconds per all-reduce by size (from rank 0's output). */
-async function runEngine(engine: EngineName, worldSize: number, python: string | undefined): Promise<Map<number, number>> {
+async function runEngine(engine: EngineName, worldSize: number, python: string | undefined): Promise<Map<number, [number, number, number]>> {
   const port = await freePort();
-  const times = new Map<number, number>();
+  const times = new Map<number, [number, number, number]>();
   const children = Array.from({ length: worldSize }, (_, rank) => {
     const env = {
       ...process.env,
@@ -74,7 +87,7 @@ async function runEngine(engine: EngineName, worldSize: number, python: string |
     };
     return engine === 'torch'
       ? spawn(python ?? 'python3', [path.join(__dirname, 'gloo_allreduce.py')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, SIZES_MB: SIZES_MB.join(',') } })
-      : spawn(process.execPath, ['--import', 'tsx', __filename], {
+      : spawn(process.execPath, [...NODE_ARGS, '--import', 'tsx', __filename], {
           stdio: ['ignore', 'pipe', 'inherit'],
           env: { ...env, BENCH_RANK: engine, RLHFJS_RUN_ID: `bench-${port}` },
         });
@@ -82,8 +95,10 @@ async function runEngine(engine: EngineName, worldSize: number, python: string |
   children.forEach((child) =>
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) {
-        const [tag, megabytes, seconds] = line.trim().split(' ');
-        if ((tag === 'TIME' || tag === 'GLOO') && megabytes !== undefined && seconds !== undefined) times.set(Number(megabytes), Number(seconds));
+        const [tag, megabytes, seconds, cpuSeconds, faults] = line.trim().split(' ');
+        if ((tag === 'TIME' || tag === 'GLOO') && megabytes !== undefined && seconds !== undefined) {
+          times.set(Number(megabytes), [Number(seconds), Number(cpuSeconds), Number(faults)]);
+        }
       }
     }),
   );
@@ -107,14 +122,17 @@ async function driver(): Promise<void> {
   if (python !== undefined) engines.push('torch');
   else if (WANTED.includes('torch')) process.stdout.write("PyTorch with Gloo not found: no ratios against PyTorch's Gloo\n");
   process.stdout.write(`bus bandwidth = bytes × 2(n−1)/n / time; best of ${ROUNDS} alternating rounds per engine; torch = PyTorch's Gloo\n`);
+  const verdicts: string[] = [];
+  const largest = Math.max(...SIZES_MB);
   for (const worldSize of WORLD_SIZES) {
     const best = new Map<EngineName, Map<number, number>>(engines.map((engine) => [engine, new Map()]));
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const engine of engines) {
         const times = await runEngine(engine, worldSize, python);
         const bestOfEngine = best.get(engine) as Map<number, number>;
-        for (const [megabytes, seconds] of times) bestOfEngine.set(megabytes, Math.min(seconds, bestOfEngine.get(megabytes) ?? Infinity));
-        process.stdout.write(`  round ${round + 1} ${engine.padEnd(5)} ranks ${worldSize}: ${[...times].map(([mb, s]) => `${mb} MB ${(s * 1000).toFixed(1)} ms`).join(', ')}\n`);
+        for (const [megabytes, [seconds]] of times) bestOfEngine.set(megabytes, Math.min(seconds, bestOfEngine.get(megabytes) ?? Infinity));
+        const described = [...times].map(([mb, [s, cpu, faults]]) => `${mb} MB ${(s * 1000).toFixed(1)} ms (rank 0: CPU ${(cpu * 1000).toFixed(0)} ms, ${faults.toFixed(0)} page faults)`);
+        process.stdout.write(`  round ${round + 1} ${engine.padEnd(5)} ranks ${worldSize}: ${described.join(', ')}  load ${loadavg()[0]?.toFixed(1)}\n`);
       }
     }
     for (const megabytes of SIZES_MB) {
@@ -125,8 +143,21 @@ async function driver(): Promise<void> {
         return `${engine} ${bus.toFixed(3)} GB/s${ratio}`;
       });
       process.stdout.write(`ranks ${worldSize}  ${String(megabytes).padStart(3)} MB  ${columns.join('  ')}\n`);
+      if (megabytes === largest) verdicts.push(verdict(worldSize, megabytes, engines, torch, best));
     }
   }
+  for (const line of verdicts) process.stdout.write(`${line}\n`);
+}
+
+/** One line per world size: each of our engines' ratio to PyTorch's Gloo at the largest size, against the 1.0× goal. */
+function verdict(worldSize: number, megabytes: number, engines: EngineName[], torch: number, best: Map<EngineName, Map<number, number>>): string {
+  const ours = engines.filter((engine) => engine !== 'torch');
+  if (!Number.isFinite(torch)) return `verdict ranks ${worldSize}, ${megabytes} MB: no PyTorch Gloo figure to compare with`;
+  const parts = ours.map((engine) => {
+    const ratio = busGigabytesPerSecond(megabytes, worldSize, best.get(engine)?.get(megabytes)) / torch;
+    return `${engine} ${ratio.toFixed(2)}× ${ratio >= 1 ? 'meets' : 'misses'}`;
+  });
+  return `verdict ranks ${worldSize}, ${megabytes} MB, goal ≥ 1.0× PyTorch's Gloo: ${parts.join(', ')} (load ${loadavg()[0]?.toFixed(1)})`;
 }
 
 const role = process.env.BENCH_RANK;

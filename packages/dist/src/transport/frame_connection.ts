@@ -47,6 +47,14 @@ interface PendingFrame {
 type Waiter = { resolve: (frame: Frame) => void; reject: (error: Error) => void };
 
 /**
+ * Between frames, reads go to the feed's reusable buffer but take at most this much: a header and a small frame
+ * or two, and at most this much of a large payload (which is copied from there; the rest is read in place).
+ */
+const BETWEEN_FRAMES_READ_BYTES = 4096;
+/** Reads of an accumulating payload land in an aligned scratch buffer of this size, then are combined. */
+const ACCUMULATE_READ_BYTES = 1024 * 1024;
+
+/**
  * A socket carrying length-prefixed frames. Incoming frames queue until `next()` takes them; payloads are
  * assembled straight into pooled buffers. A malformed header is reported through `onProtocolError`.
  */
@@ -60,6 +68,12 @@ export class FrameConnection {
   private readonly carry = new Uint8Array(8);
   /** Aligned copy of a read whose payload bytes start at an unaligned offset, when accumulating. */
   private scratch = new Uint8Array(0);
+  /** The region the last `readTarget()` handed out: a chunk that is a view of it was read in place. */
+  private handedOut: { readonly region: Buffer; readonly carried: number } | undefined;
+  /** Aligned landing buffer of accumulating reads (split element first, then the read). */
+  private landing: Buffer | undefined;
+  /** Where reads between frames land: a header and a little more. */
+  private betweenFrames: Buffer | undefined;
   /** Planned destinations of the frames of one collective (op code, sequence number), by arrival ordinal. */
   private plan: { op: number; seq: number; targets: Map<number, DirectTarget> } | undefined;
   private lastData: { op: number; seq: number; ordinal: number } = { op: -1, seq: -1, ordinal: -1 };
@@ -77,7 +91,7 @@ export class FrameConnection {
     feed?: SocketFeed,
   ) {
     socket.setNoDelay(true);
-    if (feed !== undefined) feed.attach((chunk) => this.consume(chunk));
+    if (feed !== undefined) feed.attach((chunk) => this.consume(chunk), () => this.readTarget());
     else socket.on('data', (chunk: Buffer) => this.consume(chunk));
     socket.resume();
   }
@@ -201,7 +215,71 @@ export class FrameConnection {
     }
   }
 
+  /**
+   * Where the next read should land (asked by the feed after every read). Inside a payload: the rest of it, in
+   * place (the kernel copies straight into the frame's destination), or, when accumulating, an aligned landing
+   * buffer after the carried part of a split element. Between frames: a small buffer (a header, small frames,
+   * at most a few KiB of a large payload, copied from there); undefined after a failure (the feed's own buffer).
+   * A region never extends past the current frame, so a read never mixes two frames.
+   */
+  private readTarget(): Buffer | undefined {
+    this.handedOut = undefined;
+    const current = this.current;
+    if (this.failure !== undefined) return undefined;
+    if (current === undefined) {
+      this.betweenFrames ??= Buffer.allocUnsafeSlow(BETWEEN_FRAMES_READ_BYTES);
+      return this.betweenFrames;
+    }
+    const remaining = current.payload.length - current.fill - current.carryFill;
+    if (remaining <= 0) return undefined;
+    if (current.accumulate === undefined) {
+      const region = current.payload.subarray(current.fill, current.payload.length);
+      this.handedOut = { region, carried: 0 };
+      return region;
+    }
+    // allocUnsafeSlow: byteOffset 0, so element views of the landing buffer are aligned
+    this.landing ??= Buffer.allocUnsafeSlow(ACCUMULATE_READ_BYTES + 8);
+    const carried = current.carryFill;
+    this.landing.set(this.carry.subarray(0, carried), 0);
+    const region = this.landing.subarray(carried, carried + Math.min(remaining, ACCUMULATE_READ_BYTES));
+    this.handedOut = { region, carried };
+    return region;
+  }
+
+  /** A chunk read in place into the region `readTarget()` handed out: account for it (and combine it) without a copy. */
+  private consumeInPlace(chunk: Buffer, carried: number): void {
+    const current = this.current as PendingFrame;
+    const accumulate = current.accumulate;
+    if (accumulate === undefined) current.fill += chunk.length;
+    else {
+      const landing = this.landing as Buffer;
+      const total = carried + chunk.length;
+      const whole = total - (total % accumulate.elementBytes);
+      if (whole > 0) accumulate.combine(current.fill, landing.subarray(0, whole));
+      current.fill += whole;
+      current.carryFill = total - whole;
+      if (current.carryFill > 0) this.carry.set(landing.subarray(whole, total), 0);
+    }
+    if (current.fill === current.payload.length) {
+      this.current = undefined;
+      this.deliver({ op: current.op, seq: current.seq, payload: current.payload, direct: current.direct, accumulated: accumulate !== undefined });
+    }
+  }
+
   private consume(chunk: Buffer): void {
+    const handedOut = this.handedOut;
+    this.handedOut = undefined;
+    if (
+      handedOut !== undefined &&
+      this.current !== undefined &&
+      this.failure === undefined &&
+      chunk.buffer === handedOut.region.buffer &&
+      chunk.byteOffset === handedOut.region.byteOffset &&
+      chunk.length <= handedOut.region.length
+    ) {
+      this.consumeInPlace(chunk, handedOut.carried);
+      return;
+    }
     let offset = 0;
     while (offset < chunk.length && this.failure === undefined) {
       if (this.current === undefined) {

@@ -4,17 +4,23 @@ import { DistError } from '@rlhfjs/core';
 /** Bytes read per system call into the feed's one reusable buffer. */
 const READ_BUFFER_BYTES = 1024 * 1024;
 
+/** Where the consumer wants its next read: a non-empty region it owns, or undefined for the reusable buffer. */
+export type ReadTarget = () => Buffer | undefined;
+
 type Waiter = { byteCount: number; resolve: (bytes: Buffer) => void; reject: (error: Error) => void };
 
 /**
- * A data socket whose incoming bytes land in one reusable buffer (`onread`), instead of a freshly allocated
- * 64 KiB Buffer per read: on these machines filling fresh memory is what made receiving slow (measured on
- * loopback: 0.2–0.3 GB/s with per-read buffers against ~0.6 GB/s reusing one, copying either way). Before a
- * consumer is attached (during the handshake), bytes are copied aside and handed out by `read()`; after,
- * every chunk goes straight to the consumer, which must copy what it keeps before returning.
+ * A data socket whose incoming bytes land in memory the consumer chooses, instead of a freshly allocated 64 KiB
+ * Buffer per read: on these machines filling fresh memory is what made receiving slow (measured on loopback:
+ * 0.2–0.3 GB/s with per-read buffers against ~0.6 GB/s reusing one, copying either way). node's `onread` takes a
+ * buffer generator, asked after every read where the next read goes: the consumer's `readTarget()` when it names
+ * one (the rest of a frame's payload: the kernel copies it straight to its destination, no copy in JS), else one
+ * reusable buffer. Before a consumer is attached (during the handshake), bytes are copied aside and handed out by
+ * `read()`; after, every chunk goes straight to the consumer, which must copy what it keeps before returning.
  */
 export class SocketFeed {
   private consumer: ((chunk: Buffer) => void) | undefined;
+  private readTarget: ReadTarget | undefined;
   private readonly aside: Buffer[] = [];
   private asideBytes = 0;
   private readonly waiters: Waiter[] = [];
@@ -28,9 +34,14 @@ export class SocketFeed {
     socket.on('error', () => undefined);
   }
 
-  private static readOptions(feed: { current?: SocketFeed }): { buffer: Buffer; callback: (byteCount: number, buffer: Buffer) => boolean } {
+  private static readOptions(feed: { current?: SocketFeed }): { buffer: () => Buffer; callback: (byteCount: number, buffer: Buffer) => boolean } {
+    const reusable = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
     return {
-      buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
+      // asked once when the handle is set up and again after every read; never empty (a 0-byte read means EOF)
+      buffer: () => {
+        const target = feed.current?.readTarget?.();
+        return target !== undefined && target.length > 0 ? target : reusable;
+      },
       callback: (byteCount, buffer) => {
         feed.current?.onChunk(buffer.subarray(0, byteCount));
         return true;
@@ -89,9 +100,13 @@ export class SocketFeed {
     });
   }
 
-  /** From now on every chunk goes to `consumer` (bytes set aside so far first). */
-  attach(consumer: (chunk: Buffer) => void): void {
+  /**
+   * From now on every chunk goes to `consumer` (bytes set aside so far first), and reads land where `readTarget`
+   * says (the chunk handed to `consumer` is then a view of that region).
+   */
+  attach(consumer: (chunk: Buffer) => void, readTarget?: ReadTarget): void {
     this.consumer = consumer;
+    this.readTarget = readTarget;
     const aside = this.aside.splice(0);
     this.asideBytes = 0;
     for (const chunk of aside) consumer(chunk);
