@@ -1,7 +1,11 @@
 #include "gloo_group.h"
 
+#include <algorithm>
+#include <exception>
 #include <functional>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include <gloo/allreduce.h>
 #include <gloo/barrier.h>
@@ -9,6 +13,7 @@
 #include <gloo/common/error.h>
 #include <gloo/math.h>
 #include <gloo/rendezvous/context.h>
+#include <gloo/rendezvous/prefix_store.h>
 #include <gloo/transport/tcp/device.h>
 
 #include "js_store.h"
@@ -108,15 +113,51 @@ void DivideInPlace(T* __restrict data, size_t count, T divisor) {
 }
 
 template <typename T>
-void RunAllReduce(const std::shared_ptr<gloo::Context>& context, T* data, size_t count, int op, uint32_t tag,
-                  std::chrono::milliseconds timeout) {
+void RunAllReduceOn(const std::shared_ptr<gloo::Context>& context, T* data, size_t count, int op, uint32_t tag,
+                    std::chrono::milliseconds timeout) {
   gloo::AllreduceOptions options(context);
   options.setOutput(data, count);
   options.setReduceFunction(ReduceFunction<T>(op));
   options.setTag(tag);
   options.setTimeout(timeout);
   gloo::allreduce(options);
-  if (op == 1) DivideInPlace(data, count, static_cast<T>(context->size));
+}
+
+// Below this many bytes an all-reduce stays on channel 0: splitting only pays when each part keeps a ring busy.
+constexpr size_t kSplitFromBytes = size_t{4} << 20;
+
+// data[count] all-reduced in place: one contiguous part per channel (64-byte aligned boundaries), the parts' rings
+// run at once on their own threads and devices, so one ring's reduction overlaps another's socket traffic. Every
+// rank splits the same way (same count, same channel count). The first failure is rethrown after all parts end.
+template <typename T>
+void RunAllReduce(const std::vector<std::shared_ptr<gloo::Context>>& contexts, T* data, size_t count, int op,
+                  uint32_t tag, std::chrono::milliseconds timeout) {
+  const size_t parts = count * sizeof(T) < kSplitFromBytes ? 1 : contexts.size();
+  if (parts <= 1) {
+    RunAllReduceOn(contexts[0], data, count, op, tag, timeout);
+  } else {
+    const size_t align = std::max<size_t>(1, 64 / sizeof(T));
+    const size_t share = ((count + parts - 1) / parts + align - 1) / align * align;
+    std::vector<std::exception_ptr> failures(parts);
+    std::vector<std::thread> workers;
+    auto run = [&](size_t part) {
+      const size_t begin = std::min(count, part * share);
+      const size_t end = std::min(count, begin + share);
+      if (end <= begin) return;
+      try {
+        RunAllReduceOn(contexts[part], data + begin, end - begin, op, tag, timeout);
+      } catch (...) {
+        failures[part] = std::current_exception();
+      }
+    };
+    for (size_t part = 1; part < parts; part += 1) workers.emplace_back(run, part);
+    run(0);
+    for (std::thread& worker : workers) worker.join();
+    for (const std::exception_ptr& failure : failures) {
+      if (failure) std::rethrow_exception(failure);
+    }
+  }
+  if (op == 1) DivideInPlace(data, count, static_cast<T>(contexts[0]->size));
 }
 
 }  // namespace
@@ -134,21 +175,23 @@ Napi::Function GlooGroup::Define(Napi::Env env) {
 
 GlooGroup::GlooGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GlooGroup>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber()) {
-    throw Napi::TypeError::New(env, "GlooGroup(rank, size, hostname, timeoutMs): wrong arguments");
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber() ||
+      (info.Length() > 4 && !info[4].IsNumber())) {
+    throw Napi::TypeError::New(env, "GlooGroup(rank, size, hostname, timeoutMs, channels?): wrong arguments");
   }
   rank_ = info[0].As<Napi::Number>().Int32Value();
   size_ = info[1].As<Napi::Number>().Int32Value();
   hostname_ = info[2].As<Napi::String>().Utf8Value();
   timeout_ = std::chrono::milliseconds(info[3].As<Napi::Number>().Int64Value());
-  if (size_ < 1 || rank_ < 0 || rank_ >= size_ || timeout_.count() <= 0) {
-    throw Napi::RangeError::New(env, "GlooGroup: need 0 <= rank < size and timeoutMs > 0");
+  channels_ = info.Length() > 4 ? info[4].As<Napi::Number>().Int32Value() : 1;
+  if (size_ < 1 || rank_ < 0 || rank_ >= size_ || timeout_.count() <= 0 || channels_ < 1 || channels_ > 16) {
+    throw Napi::RangeError::New(env, "GlooGroup: need 0 <= rank < size, timeoutMs > 0 and 1 <= channels <= 16");
   }
 }
 
-std::shared_ptr<gloo::Context> GlooGroup::RequireContext(Napi::Env env, const char* where) {
-  if (!context_) throw Napi::Error::New(env, std::string("GlooGroup.") + where + ": not connected (or closed)");
-  return context_;
+std::vector<std::shared_ptr<gloo::Context>> GlooGroup::RequireContexts(Napi::Env env, const char* where) {
+  if (contexts_.empty()) throw Napi::Error::New(env, std::string("GlooGroup.") + where + ": not connected (or closed)");
+  return contexts_;
 }
 
 Napi::Value GlooGroup::Connect(const Napi::CallbackInfo& info) {
@@ -156,22 +199,32 @@ Napi::Value GlooGroup::Connect(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsNumber()) {
     throw Napi::TypeError::New(env, "GlooGroup.connect(storeFn, connectTimeoutMs)");
   }
-  if (context_) throw Napi::Error::New(env, "GlooGroup.connect: already connected");
+  if (!contexts_.empty()) throw Napi::Error::New(env, "GlooGroup.connect: already connected");
   Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "rlhfjs-gloo-store", 0, 1);
   const std::chrono::milliseconds connectTimeout(info[1].As<Napi::Number>().Int64Value());
-  auto context = std::make_shared<gloo::rendezvous::Context>(rank_, size_);
-  // The rendezvous runs under its own deadline; collectives under the group's timeout afterwards.
-  context->setTimeout(connectTimeout);
+  std::vector<std::shared_ptr<gloo::rendezvous::Context>> contexts;
+  for (int channel = 0; channel < channels_; channel += 1) {
+    contexts.push_back(std::make_shared<gloo::rendezvous::Context>(rank_, size_));
+    // The rendezvous runs under its own deadline; collectives under the group's timeout afterwards.
+    contexts.back()->setTimeout(connectTimeout);
+  }
   const std::string hostname = hostname_;
   const std::chrono::milliseconds timeout = timeout_;
-  auto body = [tsfn, context, hostname, connectTimeout, timeout]() mutable {
+  auto body = [tsfn, contexts, hostname, connectTimeout, timeout]() mutable {
     try {
-      gloo::transport::tcp::attr attr;
-      attr.hostname = hostname;
-      auto device = gloo::transport::tcp::CreateDevice(attr);
       JsStore store(tsfn, connectTimeout);
-      context->connectFullMesh(store, device);
-      context->setTimeout(timeout);
+      for (size_t channel = 0; channel < contexts.size(); channel += 1) {
+        gloo::transport::tcp::attr attr;
+        attr.hostname = hostname;
+        auto device = gloo::transport::tcp::CreateDevice(attr);  // each channel: its own sockets and I/O thread
+        if (channel == 0) {
+          contexts[channel]->connectFullMesh(store, device);  // channel 0's keys as before (one-channel peers agree)
+        } else {
+          gloo::rendezvous::PrefixStore prefixed("channel" + std::to_string(channel), store);
+          contexts[channel]->connectFullMesh(prefixed, device);
+        }
+        contexts[channel]->setTimeout(timeout);
+      }
     } catch (...) {
       tsfn.Release();
       throw;
@@ -180,14 +233,14 @@ Napi::Value GlooGroup::Connect(const Napi::CallbackInfo& info) {
   };
   auto* work = new GlooWork(env, "rlhfjs-gloo-connect", body, true);
   Napi::Promise promise = work->Promise();
-  context_ = context;
+  contexts_.assign(contexts.begin(), contexts.end());
   work->Queue();
   return promise;
 }
 
 Napi::Value GlooGroup::AllReduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto context = RequireContext(env, "allReduce");
+  auto contexts = RequireContexts(env, "allReduce");
   if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
     throw Napi::TypeError::New(env, "GlooGroup.allReduce(Float32Array | Float64Array, op)");
   }
@@ -200,10 +253,10 @@ Napi::Value GlooGroup::AllReduce(const Napi::CallbackInfo& info) {
   std::function<void()> body;
   switch (array.TypedArrayType()) {
     case napi_float32_array:
-      body = [=]() { RunAllReduce(context, static_cast<float*>(data), count, op, tag, timeout); };
+      body = [=]() { RunAllReduce(contexts, static_cast<float*>(data), count, op, tag, timeout); };
       break;
     case napi_float64_array:
-      body = [=]() { RunAllReduce(context, static_cast<double*>(data), count, op, tag, timeout); };
+      body = [=]() { RunAllReduce(contexts, static_cast<double*>(data), count, op, tag, timeout); };
       break;
     default:
       throw Napi::TypeError::New(env, "GlooGroup.allReduce: only Float32Array and Float64Array");
@@ -217,7 +270,7 @@ Napi::Value GlooGroup::AllReduce(const Napi::CallbackInfo& info) {
 
 Napi::Value GlooGroup::Broadcast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto context = RequireContext(env, "broadcast");
+  auto context = RequireContexts(env, "broadcast")[0];
   if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
     throw Napi::TypeError::New(env, "GlooGroup.broadcast(TypedArray, root)");
   }
@@ -244,7 +297,7 @@ Napi::Value GlooGroup::Broadcast(const Napi::CallbackInfo& info) {
 
 Napi::Value GlooGroup::Barrier(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto context = RequireContext(env, "barrier");
+  auto context = RequireContexts(env, "barrier")[0];
   const uint32_t tag = NextTag();
   const std::chrono::milliseconds timeout = timeout_;
   auto body = [=]() {
@@ -261,7 +314,7 @@ Napi::Value GlooGroup::Barrier(const Napi::CallbackInfo& info) {
 
 void GlooGroup::Close(const Napi::CallbackInfo& /*info*/) {
   // Work still in flight holds its own reference; the sockets close when the last one is dropped.
-  context_.reset();
+  contexts_.clear();
 }
 
 }  // namespace rlhfjs_gloo

@@ -1,4 +1,5 @@
-// GlooGroup: one gloo context (TCP transport) exposed to JS. Rendezvous goes through a JS store function (see
+// GlooGroup: gloo contexts (TCP transport) exposed to JS: channel 0 serves every collective; large all-reduces are
+// split over all channels, each a context with its own device (sockets and I/O thread), run side by side. Rendezvous goes through a JS store function (see
 // js_store.h); every collective runs as napi async work on libuv's thread pool and settles a promise, so the JS
 // event loop keeps running while gloo moves bytes. Callers run one operation at a time.
 #pragma once
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <gloo/context.h>
 
@@ -18,7 +20,7 @@ class GlooGroup : public Napi::ObjectWrap<GlooGroup> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new GlooGroup(rank, size, hostname, timeoutMs)
+  // new GlooGroup(rank, size, hostname, timeoutMs, channels = 1)
   explicit GlooGroup(const Napi::CallbackInfo& info);
 
  private:
@@ -28,14 +30,15 @@ class GlooGroup : public Napi::ObjectWrap<GlooGroup> {
   Napi::Value Barrier(const Napi::CallbackInfo& info);    // () => Promise<void>
   void Close(const Napi::CallbackInfo& info);             // drop the context (closes its sockets)
 
-  std::shared_ptr<gloo::Context> RequireContext(Napi::Env env, const char* where);
+  std::vector<std::shared_ptr<gloo::Context>> RequireContexts(Napi::Env env, const char* where);
   uint32_t NextTag() { return tag_++; }
 
   int rank_ = 0;
   int size_ = 1;
   std::string hostname_;
   std::chrono::milliseconds timeout_{30000};
-  std::shared_ptr<gloo::Context> context_;
+  int channels_ = 1;
+  std::vector<std::shared_ptr<gloo::Context>> contexts_;
   uint32_t tag_ = 1;
 };
 

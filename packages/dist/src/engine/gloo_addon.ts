@@ -24,7 +24,7 @@ export interface NativeGlooGroup {
 }
 
 interface GlooAddon {
-  GlooGroup: new (rank: number, worldSize: number, hostname: string, timeoutMs: number) => NativeGlooGroup;
+  GlooGroup: new (rank: number, worldSize: number, hostname: string, timeoutMs: number, channels?: number) => NativeGlooGroup;
 }
 
 /** build/ sits two levels above both src/engine/ and dist/engine/. */

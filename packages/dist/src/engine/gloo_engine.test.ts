@@ -3,7 +3,7 @@ import { ConfigError, DistError } from '@rlhfjs/core';
 import { StoreClient } from '../store/store_client';
 import { StoreServer } from '../store/store_server';
 import { glooUnavailableReason, isGlooAvailable } from './gloo_addon';
-import { GlooEngine, resolveGlooEngineConfig } from './gloo_engine';
+import { defaultGlooChannels, GlooEngine, resolveGlooEngineConfig } from './gloo_engine';
 
 const SECRET = 'gloo-engine-test';
 
@@ -25,14 +25,15 @@ async function withStore<T>(body: (connect: () => Promise<StoreClient>) => Promi
 describe('resolveGlooEngineConfig', () => {
   it('fills the defaults and freezes the config', () => {
     const config = resolveGlooEngineConfig({ rank: 1, worldSize: 2 });
-    expect(config).toEqual({ rank: 1, worldSize: 2, hostname: '127.0.0.1', keyPrefix: 'gloo', timeoutMs: 30_000, collectiveTimeoutMs: 300_000 });
+    const channels = process.env['RLHFJS_GLOO_CHANNELS'] ? Number(process.env['RLHFJS_GLOO_CHANNELS']) : defaultGlooChannels(2);
+    expect(config).toEqual({ rank: 1, worldSize: 2, hostname: '127.0.0.1', keyPrefix: 'gloo', timeoutMs: 30_000, collectiveTimeoutMs: 300_000, channels });
     expect(Object.isFrozen(config)).toBe(true);
   });
 
   it('collects every problem into one ConfigError', () => {
     let caught: unknown;
     try {
-      resolveGlooEngineConfig({ rank: 2, worldSize: 2, hostname: '', timeoutMs: 0, collectiveTimeoutMs: Number.NaN });
+      resolveGlooEngineConfig({ rank: 2, worldSize: 2, hostname: '', timeoutMs: 0, collectiveTimeoutMs: Number.NaN, channels: 0 });
     } catch (error) {
       caught = error;
     }
@@ -42,8 +43,19 @@ describe('resolveGlooEngineConfig', () => {
       'hostname must not be empty',
       'timeoutMs must be an integer > 0, got 0',
       'collectiveTimeoutMs must be an integer > 0, got NaN',
+      'channels (or RLHFJS_GLOO_CHANNELS) must be an integer in [1, 16], got 0',
     ]);
     expect(() => resolveGlooEngineConfig({})).toThrow(/worldSize must be an integer >= 1, got undefined/);
+  });
+});
+
+describe('defaultGlooChannels', () => {
+  it('is 2 with a core per local rank (LOCAL_WORLD_SIZE when set, else the world), else 1', () => {
+    expect(defaultGlooChannels(2, {}, 2)).toBe(2);
+    expect(defaultGlooChannels(4, {}, 2)).toBe(1);
+    expect(defaultGlooChannels(16, { LOCAL_WORLD_SIZE: '8' }, 8)).toBe(2);
+    expect(defaultGlooChannels(16, { LOCAL_WORLD_SIZE: '8' }, 4)).toBe(1);
+    expect(defaultGlooChannels(4, { LOCAL_WORLD_SIZE: 'x' }, 2)).toBe(1);
   });
 });
 
@@ -92,6 +104,27 @@ describe('Gloo addon', () => {
       const bytes = [Uint8Array.of(0, 0), Uint8Array.of(7, 255)];
       await Promise.all(engines.map((engine, rank) => engine.broadcast(bytes[rank]!, 1)));
       expect(bytes[0]).toEqual(Uint8Array.of(7, 255));
+      await Promise.all(engines.map((engine) => engine.destroy()));
+    });
+  }, 30_000);
+
+  it('an all-reduce of 4 MiB or more split over 3 channels sums and averages every element (odd length, a view)', async () => {
+    if (!isGlooAvailable()) return expect(isGlooAvailable()).toBe(existsSync('/usr/include/gloo/rendezvous/context.h'));
+    await withStore(async (connect) => {
+      const stores = [await connect(), await connect()];
+      const engines = await Promise.all(stores.map((store, rank) => GlooEngine.connect(store, { rank, worldSize: 2, keyPrefix: 'channels', timeoutMs: 10_000, channels: 3 })));
+      const length = 1_234_567; // 4.7 MiB of float32, parts not a multiple of the 64-byte alignment
+      const backing = [0, 1].map((rank) => Float32Array.from({ length: length + 2 }, (_, i) => (i % 1000) * (rank + 1) - rank * 7));
+      const views = backing.map((array) => array.subarray(1, length + 1));
+      await Promise.all(engines.map((engine, rank) => engine.allReduce(views[rank]!, 'sum')));
+      for (let i = 1; i <= length; i++) {
+        const expected = ((i % 1000) * 3 - 7);
+        if (backing[0]![i] !== expected || backing[1]![i] !== expected) throw new Error(`element ${i}: ${backing[0]![i]}, ${backing[1]![i]}, expected ${expected}`);
+      }
+      expect([backing[0]![0], backing[1]![0], backing[0]![length + 1], backing[1]![length + 1]]).toEqual([0, -7, ((length + 1) % 1000), ((length + 1) % 1000) * 2 - 7]);
+      await Promise.all(engines.map((engine) => engine.allReduce(views[engine.rank]!, 'mean')));
+      expect(views[0]![10]).toBe(11 * 3 - 7); // views[j] is backing[j + 1]; both ranks held the same sums, so the mean is that value
+      expect(views[1]![length - 1]).toBe(((length % 1000) * 3 - 7));
       await Promise.all(engines.map((engine) => engine.destroy()));
     });
   }, 30_000);
