@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #include "kernels.h"
+#include "thread_pool.h"
 
 namespace rlhfjs {
 
@@ -24,15 +24,14 @@ void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<vo
     body(0, count);
     return;
   }
-  std::vector<std::thread> workers;
-  workers.reserve(threads - 1);
-  const int64_t step = (count + threads - 1) / threads;
-  for (int t = 1; t < threads; ++t) {
-    const int64_t begin = std::min(count, t * step), end = std::min(count, (t + 1) * step);
-    if (begin < end) workers.emplace_back(body, begin, end);
-  }
-  body(0, std::min(count, step));
-  for (std::thread& worker : workers) worker.join();
+  // Twice as many ranges as threads (when the work allows): the pool's threads claim them in turn, so a thread
+  // that starts late on a loaded machine leaves its second range to the others instead of holding up the call.
+  const int parts = static_cast<int>(std::min<int64_t>(2 * static_cast<int64_t>(threads), byWork));
+  const int64_t step = (count + parts - 1) / parts;
+  RunParts(parts, threads, [&](int part) {
+    const int64_t begin = std::min(count, part * step), end = std::min(count, (part + 1) * step);
+    if (begin < end) body(begin, end);
+  });
 }
 
 // Rows per thread below which spawning a thread costs more than it saves (each row is a full vocabulary pass).
@@ -139,7 +138,6 @@ void NormGrad(const float* x, const float* weight, const float* mean, const floa
   // Per-thread partial sums of dWeight and dBias (double), added up at the end.
   std::vector<std::vector<double>> partialWeight(threads, std::vector<double>(width, 0.0));
   std::vector<std::vector<double>> partialBias(threads, std::vector<double>(width, 0.0));
-  std::vector<std::thread> workers;
   const int64_t step = (rows + threads - 1) / threads;
   auto work = [&](int t) {
     const int64_t begin = std::min(rows, t * step), end = std::min(rows, (t + 1) * step);
@@ -168,9 +166,7 @@ void NormGrad(const float* x, const float* weight, const float* mean, const floa
       }
     }
   };
-  for (int t = 1; t < threads; ++t) workers.emplace_back(work, t);
-  work(0);
-  for (std::thread& worker : workers) worker.join();
+  RunParts(threads, threads, work);
   for (int64_t j = 0; j < width; ++j) {
     double weightTotal = 0.0, biasTotal = 0.0;
     for (int t = 0; t < threads; ++t) {
