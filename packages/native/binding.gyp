@@ -13,7 +13,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O3", "-fexceptions", "-std=c++17", "-fno-math-errno"]
+      "cflags_cc": ["-O3", "-fexceptions", "-std=c++17", "-fno-math-errno", "-fno-trapping-math"]
     }
   ]
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fast_math.h"
 #include "kernels.h"
 #include "thread_pool.h"
 
@@ -37,6 +38,30 @@ void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<vo
 // Rows per thread below which spawning a thread costs more than it saves (each row is a full vocabulary pass).
 static int64_t RowsPerThread(int64_t vocab) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(vocab, 1)); }
 
+// Σ_j e^(row[j]·inverse − shift), in double over 8-lane float partial sums (vectorised; no [vocab] buffer).
+RLHFJS_VECTOR_CLONES
+double SumExpScaled(const float* row, int64_t vocab, float inverse, float shift) {
+  double sum = 0.0;
+  int64_t j = 0;
+  for (; j + 256 <= vocab; j += 256) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i < 256; i += 8) {
+      for (int l = 0; l < 8; ++l) lanes[l] += VectorExp(row[j + i + l] * inverse - shift);
+    }
+    float block = 0.0f;
+    for (int l = 0; l < 8; ++l) block += lanes[l];
+    sum += block;
+  }
+  for (; j < vocab; ++j) sum += VectorExp(row[j] * inverse - shift);
+  return sum;
+}
+
+// grad[j] = −coefficient · e^(row[j]·inverse − lse) for j < vocab.
+RLHFJS_VECTOR_CLONES
+void SoftmaxGradRow(const float* __restrict row, float* __restrict grad, int64_t vocab, float inverse, float lse, float coefficient) {
+  for (int64_t j = 0; j < vocab; ++j) grad[j] = -coefficient * VectorExp(row[j] * inverse - lse);
+}
+
 void TargetLogProbs(const float* logits, const int32_t* targets, float* out, float* logSumExp, int64_t rows,
                     int64_t vocab, float temperature) {
   const float inverse = 1.0f / temperature;
@@ -46,16 +71,7 @@ void TargetLogProbs(const float* logits, const int32_t* targets, float* out, flo
       float maximum = -INFINITY;
       for (int64_t j = 0; j < vocab; ++j) maximum = std::max(maximum, row[j]);
       const float shift = maximum * inverse;
-      double sum = 0.0;
-      float partial = 0.0f;
-      for (int64_t j = 0; j < vocab; ++j) {
-        partial += std::exp(row[j] * inverse - shift);
-        if ((j & 1023) == 1023) {
-          sum += partial;
-          partial = 0.0f;
-        }
-      }
-      sum += partial;
+      const double sum = SumExpScaled(row, vocab, inverse, shift);
       const float lse = vocab == 0 ? -INFINITY : shift + static_cast<float>(std::log(sum));
       logSumExp[r] = lse;
       const int32_t target = targets[r];
@@ -78,8 +94,7 @@ void TargetLogProbsGrad(const float* logits, const int32_t* targets, const float
       }
       // d/dx_j [x_t/τ − lse(x/τ)] = (1[j = t] − softmax_j) / τ
       const float coefficient = dy[r] * inverse;
-      const float lse = logSumExp[r];
-      for (int64_t j = 0; j < vocab; ++j) grad[j] = -coefficient * std::exp(row[j] * inverse - lse);
+      SoftmaxGradRow(row, grad, vocab, inverse, logSumExp[r], coefficient);
       grad[target] += coefficient;
     }
   });
