@@ -65,12 +65,14 @@ static RLHFJS_ALWAYS_INLINE float VectorTanh(float x) {
 
 }  // namespace rlhfjs
 
-// Marks a loop function to be compiled three times (AVX-512, AVX2+FMA, baseline) with the best picked at load time
-// (GCC's function multiversioning through an ifunc); the baseline build keeps the addon portable. GCC 12 leaves
+// Marks a loop function to be compiled three times (AVX-512F, AVX2, baseline) with the best picked at load time
+// (GCC's function multiversioning through an ifunc); the baseline build keeps the addon portable. Clones are named by
+// ISA feature, not "arch=…": an arch clone is picked only on that exact CPU model (__builtin_cpu_is), so a newer
+// Xeon would get the baseline. GCC 12 leaves
 // the clones of a `static` function unvectorised ("control flow in loop"), so marked functions have external
 // linkage (inside namespace rlhfjs).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define RLHFJS_VECTOR_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define RLHFJS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define RLHFJS_VECTOR_CLONES
 #endif
