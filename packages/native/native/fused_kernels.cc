@@ -38,6 +38,25 @@ void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<vo
 // Rows per thread below which spawning a thread costs more than it saves (each row is a full vocabulary pass).
 static int64_t RowsPerThread(int64_t vocab) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(vocab, 1)); }
 
+RLHFJS_VECTOR_CLONES
+float RowMaximum(const float* row, int64_t count) {
+  // GCC vector extension: 16 floats, lowered to the clone's widest registers (GCC does not vectorise the scalar
+  // form of this select reduction).
+  typedef float Lanes __attribute__((vector_size(64)));
+  Lanes lanes;
+  for (int l = 0; l < 16; ++l) lanes[l] = -INFINITY;
+  int64_t j = 0;
+  for (; j + 16 <= count; j += 16) {
+    Lanes values;
+    std::memcpy(&values, row + j, sizeof values);
+    lanes = lanes < values ? values : lanes;
+  }
+  float maximum = -INFINITY;
+  for (int l = 0; l < 16; ++l) maximum = std::max(maximum, lanes[l]);
+  for (; j < count; ++j) maximum = std::max(maximum, row[j]);
+  return maximum;
+}
+
 // Σ_j e^(row[j]·inverse − shift), in double over 8-lane float partial sums (vectorised; no [vocab] buffer).
 RLHFJS_VECTOR_CLONES
 double SumExpScaled(const float* row, int64_t vocab, float inverse, float shift) {
@@ -68,8 +87,7 @@ void TargetLogProbs(const float* logits, const int32_t* targets, float* out, flo
   ParallelFor(rows, RowsPerThread(vocab), [=](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* row = logits + r * vocab;
-      float maximum = -INFINITY;
-      for (int64_t j = 0; j < vocab; ++j) maximum = std::max(maximum, row[j]);
+      const float maximum = RowMaximum(row, vocab);
       const float shift = maximum * inverse;
       const double sum = SumExpScaled(row, vocab, inverse, shift);
       const float lse = vocab == 0 ? -INFINITY : shift + static_cast<float>(std::log(sum));

@@ -418,8 +418,7 @@ void Softmax(const float* x, float* out, int64_t rows, int64_t cols) {
   for (int64_t r = begin; r < end; ++r) {
     const float* row = x + r * cols;
     float* result = out + r * cols;
-    float maximum = -INFINITY;
-    for (int64_t j = 0; j < cols; ++j) maximum = std::max(maximum, row[j]);
+    const float maximum = RowMaximum(row, cols);
     const float total = static_cast<float>(ExpShiftedRow(row, result, cols, maximum));
     for (int64_t j = 0; j < cols; ++j) result[j] = result[j] / total;
   }
