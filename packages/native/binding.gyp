@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "rlhfjs_native",
-      "sources": ["native/addon.cc", "native/kernels.cc", "native/fused_kernels.cc", "native/batched_gemm.cc", "native/decode.cc", "native/decode_addon.cc"],
+      "sources": ["native/addon.cc", "native/kernels.cc", "native/fused_kernels.cc", "native/batched_gemm.cc", "native/thread_pool.cc", "native/decode.cc", "native/decode_addon.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "/usr/include/x86_64-linux-gnu/openblas-pthread",
@@ -13,7 +13,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O3", "-fexceptions", "-std=c++17", "-fno-math-errno"]
+      "cflags_cc": ["-O3", "-fexceptions", "-std=c++17", "-fno-math-errno", "-fno-trapping-math"]
     }
   ]
 }

@@ -4,10 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
 #include <vector>
 
+#include "fast_math.h"
 #include "kernels.h"
+#include "thread_pool.h"
 
 namespace rlhfjs {
 
@@ -24,19 +25,61 @@ void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<vo
     body(0, count);
     return;
   }
-  std::vector<std::thread> workers;
-  workers.reserve(threads - 1);
-  const int64_t step = (count + threads - 1) / threads;
-  for (int t = 1; t < threads; ++t) {
-    const int64_t begin = std::min(count, t * step), end = std::min(count, (t + 1) * step);
-    if (begin < end) workers.emplace_back(body, begin, end);
-  }
-  body(0, std::min(count, step));
-  for (std::thread& worker : workers) worker.join();
+  // Twice as many ranges as threads (when the work allows): the pool's threads claim them in turn, so a thread
+  // that starts late on a loaded machine leaves its second range to the others instead of holding up the call.
+  const int parts = static_cast<int>(std::min<int64_t>(2 * static_cast<int64_t>(threads), byWork));
+  const int64_t step = (count + parts - 1) / parts;
+  RunParts(parts, threads, [&](int part) {
+    const int64_t begin = std::min(count, part * step), end = std::min(count, (part + 1) * step);
+    if (begin < end) body(begin, end);
+  });
 }
 
 // Rows per thread below which spawning a thread costs more than it saves (each row is a full vocabulary pass).
 static int64_t RowsPerThread(int64_t vocab) { return std::max<int64_t>(1, 65536 / std::max<int64_t>(vocab, 1)); }
+
+RLHFJS_VECTOR_CLONES
+float RowMaximum(const float* row, int64_t count) {
+  // GCC vector extension: 16 floats, lowered to the clone's widest registers (GCC does not vectorise the scalar
+  // form of this select reduction).
+  typedef float Lanes __attribute__((vector_size(64)));
+  Lanes lanes;
+  for (int l = 0; l < 16; ++l) lanes[l] = -INFINITY;
+  int64_t j = 0;
+  for (; j + 16 <= count; j += 16) {
+    Lanes values;
+    std::memcpy(&values, row + j, sizeof values);
+    lanes = lanes < values ? values : lanes;
+  }
+  float maximum = -INFINITY;
+  for (int l = 0; l < 16; ++l) maximum = std::max(maximum, lanes[l]);
+  for (; j < count; ++j) maximum = std::max(maximum, row[j]);
+  return maximum;
+}
+
+// Σ_j e^(row[j]·inverse − shift), in double over 8-lane float partial sums (vectorised; no [vocab] buffer).
+RLHFJS_VECTOR_CLONES
+double SumExpScaled(const float* row, int64_t vocab, float inverse, float shift) {
+  double sum = 0.0;
+  int64_t j = 0;
+  for (; j + 256 <= vocab; j += 256) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i < 256; i += 8) {
+      for (int l = 0; l < 8; ++l) lanes[l] += VectorExp(row[j + i + l] * inverse - shift);
+    }
+    float block = 0.0f;
+    for (int l = 0; l < 8; ++l) block += lanes[l];
+    sum += block;
+  }
+  for (; j < vocab; ++j) sum += VectorExp(row[j] * inverse - shift);
+  return sum;
+}
+
+// grad[j] = −coefficient · e^(row[j]·inverse − lse) for j < vocab.
+RLHFJS_VECTOR_CLONES
+void SoftmaxGradRow(const float* __restrict row, float* __restrict grad, int64_t vocab, float inverse, float lse, float coefficient) {
+  for (int64_t j = 0; j < vocab; ++j) grad[j] = -coefficient * VectorExp(row[j] * inverse - lse);
+}
 
 void TargetLogProbs(const float* logits, const int32_t* targets, float* out, float* logSumExp, int64_t rows,
                     int64_t vocab, float temperature) {
@@ -44,19 +87,9 @@ void TargetLogProbs(const float* logits, const int32_t* targets, float* out, flo
   ParallelFor(rows, RowsPerThread(vocab), [=](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* row = logits + r * vocab;
-      float maximum = -INFINITY;
-      for (int64_t j = 0; j < vocab; ++j) maximum = std::max(maximum, row[j]);
+      const float maximum = RowMaximum(row, vocab);
       const float shift = maximum * inverse;
-      double sum = 0.0;
-      float partial = 0.0f;
-      for (int64_t j = 0; j < vocab; ++j) {
-        partial += std::exp(row[j] * inverse - shift);
-        if ((j & 1023) == 1023) {
-          sum += partial;
-          partial = 0.0f;
-        }
-      }
-      sum += partial;
+      const double sum = SumExpScaled(row, vocab, inverse, shift);
       const float lse = vocab == 0 ? -INFINITY : shift + static_cast<float>(std::log(sum));
       logSumExp[r] = lse;
       const int32_t target = targets[r];
@@ -79,8 +112,7 @@ void TargetLogProbsGrad(const float* logits, const int32_t* targets, const float
       }
       // d/dx_j [x_t/τ − lse(x/τ)] = (1[j = t] − softmax_j) / τ
       const float coefficient = dy[r] * inverse;
-      const float lse = logSumExp[r];
-      for (int64_t j = 0; j < vocab; ++j) grad[j] = -coefficient * std::exp(row[j] * inverse - lse);
+      SoftmaxGradRow(row, grad, vocab, inverse, logSumExp[r], coefficient);
       grad[target] += coefficient;
     }
   });
@@ -139,7 +171,6 @@ void NormGrad(const float* x, const float* weight, const float* mean, const floa
   // Per-thread partial sums of dWeight and dBias (double), added up at the end.
   std::vector<std::vector<double>> partialWeight(threads, std::vector<double>(width, 0.0));
   std::vector<std::vector<double>> partialBias(threads, std::vector<double>(width, 0.0));
-  std::vector<std::thread> workers;
   const int64_t step = (rows + threads - 1) / threads;
   auto work = [&](int t) {
     const int64_t begin = std::min(rows, t * step), end = std::min(rows, (t + 1) * step);
@@ -168,9 +199,7 @@ void NormGrad(const float* x, const float* weight, const float* mean, const floa
       }
     }
   };
-  for (int t = 1; t < threads; ++t) workers.emplace_back(work, t);
-  work(0);
-  for (std::thread& worker : workers) worker.join();
+  RunParts(threads, threads, work);
   for (int64_t j = 0; j < width; ++j) {
     double weightTotal = 0.0, biasTotal = 0.0;
     for (int t = 0; t < threads; ++t) {

@@ -1,6 +1,7 @@
 // Kernels for the native backend. Each reproduces the arithmetic of the matching tfjs cpu kernel (same formulas,
 // float32 results; reductions accumulate in double as the cpu backend's JavaScript numbers do).
 #include "kernels.h"
+#include "fast_math.h"
 
 #include <cblas.h>
 
@@ -253,7 +254,7 @@ void Unary(int op, const float* x, float* out, int64_t size, float alpha) {
     case kErf: return UnaryLoop(TfjsErf, x, out, size);
     case kSquare: return UnaryLoop([](float v) { return v * v; }, x, out, size);
     case kReluU: return UnaryLoop([](float v) { return v < 0.0f ? 0.0f : v; }, x, out, size);
-    case kSigmoidU: return UnaryLoop([](float v) { return 1.0f / (1.0f + std::exp(-v)); }, x, out, size);
+    case kSigmoidU: return UnaryLoop([](float v) { return 1.0f / (1.0f + VectorExp(-v)); }, x, out, size);
     case kAbs: return UnaryLoop([](float v) { return std::fabs(v); }, x, out, size);
     case kReciprocal: return UnaryLoop([](float v) { return 1.0f / v; }, x, out, size);
     case kLog1p: return UnaryLoop([](float v) { return std::log1p(v); }, x, out, size);
@@ -261,49 +262,65 @@ void Unary(int op, const float* x, float* out, int64_t size, float alpha) {
   }
 }
 
-// GPT-2's gelu_new and its derivative; tanh through FastTanh as the Tanh kernel.
+// GPT-2's gelu_new and its derivative; tanh through VectorTanh (fast_math.h), each range one vectorised loop.
+// Outputs never alias inputs (the kernels allocate them), hence __restrict.
 static constexpr float kSqrt2OverPi = 0.7978845608028654f;
 static constexpr float kGeluCubic = 0.044715f;
 
+RLHFJS_VECTOR_CLONES
+void GeluNewRange(const float* __restrict x, float* __restrict out, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float v = x[i];
+    out[i] = 0.5f * v * (1.0f + VectorTanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+  }
+}
+
+RLHFJS_VECTOR_CLONES
+void GeluNewGradRange(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float v = x[i];
+    const float square = v * v;
+    const float t = VectorTanh(kSqrt2OverPi * v * (1.0f + kGeluCubic * square));
+    const float slope = (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * square);
+    dx[i] = dy[i] * 0.5f * (1.0f + t + v * slope);
+  }
+}
+
+RLHFJS_VECTOR_CLONES
+void SiluMulRange(const float* __restrict gate, const float* __restrict up, float* __restrict out, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + VectorExp(-g)) * up[i];
+  }
+}
+
+RLHFJS_VECTOR_CLONES
+void SiluMulGradRange(const float* __restrict gate, const float* __restrict up, const float* __restrict dy,
+                             float* __restrict dGate, float* __restrict dUp, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float g = gate[i];
+    const float sigma = 1.0f / (1.0f + VectorExp(-g));
+    dGate[i] = dy[i] * up[i] * sigma * (1.0f + g * (1.0f - sigma));
+    dUp[i] = dy[i] * g * sigma;
+  }
+}
+
 void GeluNew(const float* x, float* out, int64_t size) {
-  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float v = x[i];
-      out[i] = 0.5f * v * (1.0f + FastTanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
-    }
-  });
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) { GeluNewRange(x, out, begin, end); });
 }
 
 void GeluNewGrad(const float* x, const float* dy, float* dx, int64_t size) {
-  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float v = x[i];
-      const float square = v * v;
-      const float t = FastTanh(kSqrt2OverPi * v * (1.0f + kGeluCubic * square));
-      const float slope = (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * square);
-      dx[i] = dy[i] * 0.5f * (1.0f + t + v * slope);
-    }
-  });
+  ParallelFor(size, kElementsPerThread,
+              [&](int64_t begin, int64_t end) { GeluNewGradRange(x, dy, dx, begin, end); });
 }
 
 void SiluMul(const float* gate, const float* up, float* out, int64_t size) {
-  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float g = gate[i];
-      out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
-  });
+  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) { SiluMulRange(gate, up, out, begin, end); });
 }
 
 void SiluMulGrad(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, int64_t size) {
-  ParallelFor(size, kElementsPerThread, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float g = gate[i];
-      const float sigma = 1.0f / (1.0f + std::exp(-g));
-      dGate[i] = dy[i] * up[i] * sigma * (1.0f + g * (1.0f - sigma));
-      dUp[i] = dy[i] * g * sigma;
-    }
-  });
+  ParallelFor(size, kElementsPerThread,
+              [&](int64_t begin, int64_t end) { SiluMulGradRange(gate, up, dy, dGate, dUp, begin, end); });
 }
 
 // Reduces block o of x [outer, reduce, inner] over its middle axis for the inner positions [iBegin, iEnd).
@@ -380,21 +397,29 @@ void Reduce(int op, const float* x, float* out, int64_t outer, int64_t reduce, i
   }
 }
 
+// result[j] = e^(row[j] − shift) for j < cols, returned summed (in double over 8-lane float partial sums).
+RLHFJS_VECTOR_CLONES
+double ExpShiftedRow(const float* __restrict row, float* __restrict result, int64_t cols, float shift) {
+  for (int64_t j = 0; j < cols; ++j) result[j] = VectorExp(row[j] - shift);
+  double sum = 0.0;
+  int64_t j = 0;
+  for (; j + 8 <= cols; j += 8) {
+    float lanes = 0.0f;
+    for (int l = 0; l < 8; ++l) lanes += result[j + l];
+    sum += lanes;
+  }
+  for (; j < cols; ++j) sum += result[j];
+  return sum;
+}
+
 void Softmax(const float* x, float* out, int64_t rows, int64_t cols) {
   ParallelFor(rows, std::max<int64_t>(1, kElementsPerThread / std::max<int64_t>(cols, 1)), [&](int64_t begin,
                                                                                                int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float* row = x + r * cols;
     float* result = out + r * cols;
-    float maximum = -INFINITY;
-    for (int64_t j = 0; j < cols; ++j) maximum = std::max(maximum, row[j]);
-    double sum = 0.0;
-    for (int64_t j = 0; j < cols; ++j) {
-      const float e = std::exp(row[j] - maximum);
-      result[j] = e;
-      sum += e;
-    }
-    const float total = static_cast<float>(sum);
+    const float maximum = RowMaximum(row, cols);
+    const float total = static_cast<float>(ExpShiftedRow(row, result, cols, maximum));
     for (int64_t j = 0; j < cols; ++j) result[j] = result[j] / total;
   }
   });

@@ -62,6 +62,9 @@ bool GemmBatchParallel(const float* a, const float* b, float* c, int64_t batch, 
 // Splits [0, count) into at most WorkerThreads() ranges of at least minimumPerThread and runs body on each.
 void ParallelFor(int64_t count, int64_t minimumPerThread, const std::function<void(int64_t, int64_t)>& body);
 
+// max_j row[j] (vectorised; NaNs skipped as by std::max(maximum, row[j]); −∞ for an empty row).
+float RowMaximum(const float* row, int64_t count);
+
 // Fused target log-probs of logits [rows, vocab]: out[r] = x[r, t]/τ − logSumExp[r] with logSumExp[r] =
 // log Σ_j exp(x[r, j]/τ); out[r] = 0 where targets[r] < 0. Targets must be < vocab (the binding checks).
 void TargetLogProbs(const float* logits, const int32_t* targets, float* out, float* logSumExp, int64_t rows,

@@ -1,7 +1,7 @@
 // Per-kernel time of one forward or one training step at a bench:scale shape (tf.profile; figures only).
 //   node --import tsx tools/bench/scale/profile_kernels.ts --dir /tmp/rlhfjs-bench-scale/gpt2 --row forward|lora|full
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, initBackend, loadCausalLM, sequenceLogProbs } from '@rlhfjs/core';
+import { AdamW, initBackend, loadCausalLM, sequenceLogProbs, variableGradsReleasing } from '@rlhfjs/core';
 import { applyLora } from '@rlhfjs/lora';
 
 async function main(): Promise<void> {
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
       tf.tidy(() => void (model.forward({ inputIds: ids, logits: 'all' }).logits as tf.Tensor3D).dataSync());
       return;
     }
-    const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(sequenceLogProbs(model, { inputIds: ids }))) as tf.Scalar, [...params.values()]);
+    const { value, grads } = variableGradsReleasing(() => tf.neg(tf.mean(sequenceLogProbs(model, { inputIds: ids }))) as tf.Scalar, [...params.values()]);
     const named: tf.NamedTensorMap = {};
     for (const [name, variable] of params) if (grads[variable.name] !== undefined) named[name] = grads[variable.name] as tf.Tensor;
     optimizer.step(params, named, 1e-4);

@@ -4,7 +4,7 @@
 //
 //   node --import tsx tools/bench/scale/scale_worker.ts --dir <checkpoint> --row forward|gen1|gen8|lora|full|fullckpt [--reps 2]
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, enableGradientCheckpointing, generate, initBackend, loadCausalLM, sequenceLogProbs, type CausalLM } from '@rlhfjs/core';
+import { AdamW, enableGradientCheckpointing, generate, initBackend, loadCausalLM, sequenceLogProbs, variableGradsReleasing, type CausalLM } from '@rlhfjs/core';
 import { applyLora } from '@rlhfjs/lora';
 
 import { SCALE_ROWS, workloadShape, type ScaleRow } from './scale_rows';
@@ -54,11 +54,13 @@ function timeSeconds(fn: () => void): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+// The backward pass of core's trainStep (variableGradsReleasing: saved activations and intermediate gradients freed
+// node by node), so the step's time and peak RSS are those a trainer gets.
 function trainingStep(model: CausalLM, optimizer: AdamW, ids: tf.Tensor2D): () => void {
   const params = model.trainableParameters();
   const variables = [...params.values()];
   return () => {
-    const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(sequenceLogProbs(model, { inputIds: ids }))) as tf.Scalar, variables);
+    const { value, grads } = variableGradsReleasing(() => tf.neg(tf.mean(sequenceLogProbs(model, { inputIds: ids }))) as tf.Scalar, variables);
     const named: tf.NamedTensorMap = {};
     for (const [name, variable] of params) if (grads[variable.name] !== undefined) named[name] = grads[variable.name] as tf.Tensor;
     optimizer.step(params, named, 1e-4);
