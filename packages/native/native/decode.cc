@@ -114,13 +114,8 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
         values[position * dim + i] = v[h * dim + i];
       }
       // scores[L] = keys[L, d] q[d] / √d + bias
-      const float* query = q + h * dim;
-      for (int64_t s = 0; s < length; ++s) {
-        const float* key = keys + s * dim;
-        float dot = 0.0f;
-        for (int64_t i = 0; i < dim; ++i) dot += key[i] * query[i];
-        weights[s] = dot * scale;
-      }
+      SmallRowsTransposed(q + h * dim, keys, weights.data(), 1, dim, length);
+      for (int64_t s = 0; s < length; ++s) weights[s] *= scale;
       float maximum = -INFINITY;
       for (int64_t s = 0; s < length; ++s) {
         weights[s] += biasRow[s];
@@ -135,13 +130,7 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
       const float normalizer = static_cast<float>(1.0 / total);
       for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
       // attended[d] = values[L, d]ᵀ weights[L]
-      float* target = attended.data() + b * hidden + h * dim;
-      for (int64_t i = 0; i < dim; ++i) target[i] = 0.0f;
-      for (int64_t s = 0; s < length; ++s) {
-        const float weight = weights[s];
-        const float* value = values + s * dim;
-        for (int64_t i = 0; i < dim; ++i) target[i] += weight * value[i];
-      }
+      SmallRowsAffine(weights.data(), values, nullptr, attended.data() + b * hidden + h * dim, 1, length, dim, false);
     }
   }
   for (int64_t i = 0; i < batch * hidden; ++i) out[i] = x[i];

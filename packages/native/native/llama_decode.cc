@@ -94,11 +94,9 @@ void LlamaLayer(float* hidden, const LlamaLayerWeights& w, float* keyCache, floa
       const float* values = valueCache + (b * kvHeads + kvHead) * capacity * dim;
       const float* query = q.data() + b * queryWidth + h * dim;
       float maximum = -INFINITY;
+      SmallRowsTransposed(query, keys, weights.data(), 1, dim, length);  // [L] = keys[L, d] q[d]
       for (int64_t s = 0; s < length; ++s) {
-        const float* key = keys + s * dim;
-        float dot = 0.0f;
-        for (int64_t i = 0; i < dim; ++i) dot += key[i] * query[i];
-        weights[s] = dot * scale + biasRow[s];
+        weights[s] = weights[s] * scale + biasRow[s];
         if (!(anyAllowed && biasRow[s] <= kMaskedBelow) && weights[s] > maximum) maximum = weights[s];
       }
       double total = 0;
@@ -108,13 +106,9 @@ void LlamaLayer(float* hidden, const LlamaLayerWeights& w, float* keyCache, floa
         total += weight;
       }
       const float normalizer = static_cast<float>(1.0 / total);
-      float* target = attended.data() + b * queryWidth + h * dim;
-      for (int64_t i = 0; i < dim; ++i) target[i] = 0.0f;
-      for (int64_t s = 0; s < length; ++s) {
-        const float weight = weights[s] * normalizer;
-        const float* value = values + s * dim;
-        for (int64_t i = 0; i < dim; ++i) target[i] += weight * value[i];
-      }
+      for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
+      // attended[d] = weights[L] @ values[L, d]
+      SmallRowsAffine(weights.data(), values, nullptr, attended.data() + b * queryWidth + h * dim, 1, length, dim, false);
     }
   }
   Affine(attended.data(), w.oWeight, w.oBias, hidden, batch, queryWidth, width, true);  // hidden += attention
