@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import * as path from 'path';
 import { initBackend } from '../../src/backend/init_backend';
 import { generate } from '../../src/generation/generate';
 import { LLAMA_DECODE_STEP_KERNEL, fusedLlamaDecodeStep } from '../../src/model/llama_fused_decode';
 import { createKVCache, disposeCache } from '../../src/model/kv_cache';
-import { createCausalLM } from '../../src/model/model_factory';
+import { createCausalLM, loadCausalLM } from '../../src/model/model_factory';
 import type { ModelConfigOptions } from '../../src/model/model_config';
 import type { CausalLM } from '../../src/model/causal_lm';
 import type { LinearLayer } from '../../src/model/linear';
@@ -69,7 +70,7 @@ function decodeLogits(model: CausalLM, batch: number, steps: number): Float32Arr
   const result: Float32Array[] = [];
   try {
     for (let step = 0; step <= steps; step++) {
-      const ids = tf.tensor2d(step === 0 ? prompt : prompt.map((_, b) => [(11 * step + 7 * b) % 97]), undefined, 'int32'); // [B, T]
+      const ids = tf.tensor2d(step === 0 ? prompt : prompt.map((_, b) => [(11 * step + 7 * b) % model.config.vocabSize]), undefined, 'int32'); // [B, T]
       if (step > 0) mask.forEach((row) => row.push(1));
       const attention = tf.tensor2d(mask, undefined, 'int32'); // [B, P + T]
       const output = model.forward({ inputIds: ids, attentionMask: attention, cache, useCache: true, logits: 'last' });
@@ -85,6 +86,33 @@ function decodeLogits(model: CausalLM, batch: number, steps: number): Float32Arr
   }
   return result;
 }
+
+/**
+ * Checks the fused step's logits against the portable forward's at every step of decodeLogits (within 1e-4) and
+ * that numTensors stays flat; returns the largest reference logit (so callers can check the test means something).
+ */
+function fusedAgainstPortable(model: CausalLM, batch: number): number {
+  decodeLogits(model, batch, 1);
+  const before = tf.memory().numTensors;
+  const fused = decodeLogits(model, batch, 4);
+  expect(tf.memory().numTensors).toBe(before);
+  const reference = portable(() => decodeLogits(model, batch, 4));
+  let spread = 0;
+  fused.forEach((values, step) => {
+    let worst = 0;
+    values.forEach((value, i) => {
+      const expected = reference[step]?.[i] as number;
+      worst = Math.max(worst, Math.abs(value - expected));
+      spread = Math.max(spread, Math.abs(expected));
+    });
+    expect(worst).toBeLessThan(1e-4);
+  });
+  return spread;
+}
+
+// Checkpoints saved by transformers 5 (tools/golden/hub_checkpoints.py): every rope type, Qwen2 and Qwen3.
+const HUB = path.join(__dirname, '..', 'fixtures', 'hub');
+const HUB_CASES = ['llama_default', 'llama_linear', 'llama_dynamic', 'llama3', 'yarn', 'qwen2_theta', 'qwen3'];
 
 describeNative('fused Llama-family decode step on the native backend', () => {
   beforeAll(async () => {
@@ -112,22 +140,7 @@ describeNative('fused Llama-family decode step on the native backend', () => {
     });
 
     it.each([1, 2, 5])('batch %i: the portable logits at every step (left padding, within 1e-4); numTensors flat', (batch) => {
-      decodeLogits(model, batch, 1);
-      const before = tf.memory().numTensors;
-      const fused = decodeLogits(model, batch, 4);
-      expect(tf.memory().numTensors).toBe(before);
-      const reference = portable(() => decodeLogits(model, batch, 4));
-      let spread = 0;
-      fused.forEach((values, step) => {
-        let worst = 0;
-        values.forEach((value, i) => {
-          const expected = reference[step]?.[i] as number;
-          worst = Math.max(worst, Math.abs(value - expected));
-          spread = Math.max(spread, Math.abs(expected));
-        });
-        expect(worst).toBeLessThan(1e-4);
-      });
-      expect(spread).toBeGreaterThan(1); // logits large enough for the tolerance to mean something
+      expect(fusedAgainstPortable(model, batch)).toBeGreaterThan(1); // logits large enough for the tolerance to mean something
     });
 
     it('greedy generation gives the portable tokens and log-probs', () => {
@@ -138,6 +151,22 @@ describeNative('fused Llama-family decode step on the native backend', () => {
       expect(fused.completionIds).toEqual(reference.completionIds);
       fused.logProbs.forEach((row, b) => row.forEach((value, t) => expect(Math.abs(value - (reference.logProbs[b]?.[t] as number))).toBeLessThan(1e-4)));
     });
+  });
+
+  it.each(HUB_CASES)('hub checkpoint %s: the portable logits at every step (batch 5, left padding) and greedy tokens', async (name) => {
+    const model = await loadCausalLM(path.join(HUB, name));
+    try {
+      const kernels = (await tf.profile(() => {
+        decodeLogits(model, 2, 1);
+      })).kernels.map((kernel) => kernel.name);
+      expect(kernels).toContain(LLAMA_DECODE_STEP_KERNEL);
+      expect(fusedAgainstPortable(model, 5)).toBeGreaterThan(0.01);
+      const prompts = { inputIds: PROMPTS.slice(0, 3), attentionMask: MASKS.slice(0, 3) };
+      const options = { maxNewTokens: 6, doSample: false, stopTokenIds: [] };
+      expect(generate(model, prompts, options).completionIds).toEqual(portable(() => generate(model, prompts, options)).completionIds);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('is taken outside a gradient tape and not under one (the portable forward stays differentiable)', () => {
