@@ -25,7 +25,11 @@ RLHFJS_INLINE void Store(float* p, Vector8 v) { *reinterpret_cast<Vector8Unalign
 RLHFJS_INLINE Vector8 Broadcast(float v) { return Vector8{v, v, v, v, v, v, v, v}; }
 RLHFJS_INLINE float Sum(Vector8 v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
 
-constexpr int64_t kTile = 256;  // output columns per panel: the [rows, 256] outputs stay in L1 while w streams
+// Output floats of a panel: the [rows, width] outputs stay in L1 while w streams past them, and each w row is read
+// in pieces of `width` contiguous floats (whole rows when one output row fits), so the prefetchers keep up.
+constexpr int64_t kPanelFloats = 8192;
+// Columns per unit of the split over threads.
+constexpr int64_t kColumnUnit = 64;
 
 // y[r, j0 : j1] for every row: initialises the panel (bias / 0 / the residual already there), then adds four rows
 // of w at a time (a rank-4 update: one load and store of y per four multiply-adds), each w row read contiguously.
@@ -86,11 +90,12 @@ RLHFJS_INLINE void AffinePanel(const float* x, const float* w, const float* bias
   }
 }
 
-// Panels [panelBegin, panelEnd) of all rows (the last panel may be narrower).
-RLHFJS_INLINE void AffineRangeBody(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
-                 bool accumulate, int64_t panelBegin, int64_t panelEnd) {
-  for (int64_t p = panelBegin; p < panelEnd; ++p) {
-    AffinePanel(x, w, bias, y, rows, k, n, p * kTile, std::min(n, (p + 1) * kTile), accumulate);
+// Columns [columnBegin, columnEnd) of all rows, in panels of at most kPanelFloats outputs.
+RLHFJS_INLINE void AffineRangeBody(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k,
+                                   int64_t n, bool accumulate, int64_t columnBegin, int64_t columnEnd) {
+  const int64_t width = std::max<int64_t>(8, (kPanelFloats / std::max<int64_t>(rows, 1)) / 8 * 8);
+  for (int64_t j0 = columnBegin; j0 < columnEnd; j0 += width) {
+    AffinePanel(x, w, bias, y, rows, k, n, j0, std::min(columnEnd, j0 + width), accumulate);
   }
 }
 
@@ -243,35 +248,36 @@ TransposedRangeFunction TransposedRange() {
   return TransposedRangeBaseline;
 }
 
-// Multiply-adds below which a product runs on the calling thread (waking a worker costs more than it saves).
-constexpr int64_t kWorkPerThread = int64_t{1} << 20;
+// Multiply-adds below which a product runs on the calling thread (waking a worker costs more than it saves; a
+// batch-1 product of a real-size model is memory-bound, and two threads read it faster).
+constexpr int64_t kWorkPerThread = int64_t{1} << 18;
 
 }  // namespace
 
 void SmallRowsAffine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
                      bool accumulate) {
   if (rows <= 0 || n <= 0) return;
-  const int64_t tiles = (n + kTile - 1) / kTile;
-  const int64_t perTile = std::max<int64_t>(1, rows * k * kTile);
-  if (tiles < 2 || rows * k * n < 2 * kWorkPerThread) {
-    AffineRange()(x, w, bias, y, rows, k, n, accumulate, 0, tiles);
+  const AffineRangeFunction range = AffineRange();
+  if (rows * k * n < 2 * kWorkPerThread || n < 2 * kColumnUnit) {
+    range(x, w, bias, y, rows, k, n, accumulate, 0, n);
     return;
   }
-  const AffineRangeFunction range = AffineRange();
-  ParallelFor(tiles, std::max<int64_t>(1, kWorkPerThread / perTile), [&](int64_t begin, int64_t end) {
-    range(x, w, bias, y, rows, k, n, accumulate, begin, end);
+  const int64_t units = (n + kColumnUnit - 1) / kColumnUnit;
+  const int64_t perUnit = std::max<int64_t>(1, rows * k * kColumnUnit);
+  ParallelFor(units, std::max<int64_t>(1, kWorkPerThread / perUnit), [&](int64_t begin, int64_t end) {
+    range(x, w, bias, y, rows, k, n, accumulate, begin * kColumnUnit, std::min(n, end * kColumnUnit));
   });
 }
 
 void SmallRowsTransposed(const float* x, const float* w, float* y, int64_t rows, int64_t k, int64_t n) {
   if (rows <= 0 || n <= 0) return;
+  const TransposedRangeFunction range = TransposedRange();
   if (rows * k * n < 2 * kWorkPerThread) {
-    TransposedRange()(x, w, y, rows, k, n, 0, n);
+    range(x, w, y, rows, k, n, 0, n);
     return;
   }
   // ranges of whole 4-column groups, so each thread keeps the fast path
   const int64_t groups = (n + 3) / 4;
-  const TransposedRangeFunction range = TransposedRange();
   ParallelFor(groups, std::max<int64_t>(1, kWorkPerThread / std::max<int64_t>(1, rows * k * 4)),
               [&](int64_t begin, int64_t end) { range(x, w, y, rows, k, n, begin * 4, std::min(n, end * 4)); });
 }
