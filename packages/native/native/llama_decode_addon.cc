@@ -51,6 +51,7 @@ Napi::Value LlamaDecodeStepBinding(const Napi::CallbackInfo& info) {
   shape.capacity = Integer(info, 18);
   shape.position = Integer(info, 19);
   shape.vocab = Integer(info, 20);
+  if (!info[21].IsNumber()) throw Napi::TypeError::New(env, std::string(kFunction) + ": epsilon must be a number");
   shape.epsilon = info[21].As<Napi::Number>().FloatValue();
   if (shape.batch < 1 || shape.hidden < 1 || shape.heads < 1 || shape.keyValueHeads < 1 ||
       shape.heads % shape.keyValueHeads != 0 || shape.headDim < 2 || shape.headDim % 2 != 0 || shape.inner < 1 ||

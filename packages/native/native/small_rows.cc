@@ -248,9 +248,14 @@ TransposedRangeFunction TransposedRange() {
   return TransposedRangeBaseline;
 }
 
-// Multiply-adds below which a product runs on the calling thread (waking a worker costs more than it saves; a
-// batch-1 product of a real-size model is memory-bound, and two threads read it faster).
-constexpr int64_t kWorkPerThread = int64_t{1} << 18;
+// When a product splits its columns over the worker threads: a weight past ~2 MB (beyond this core's L2: a
+// memory-bound read that two cores stream faster), or a product past 2^23 multiply-adds. Smaller products (the
+// reference config's 256×1024 weights even at 8 rows) stay on the calling thread: waking a worker for them costs
+// more than it saves, and on a loaded machine a descheduled worker stalls the whole step.
+constexpr int64_t kLargeWeight = int64_t{1} << 19;
+constexpr int64_t kLargeWork = int64_t{1} << 23;
+
+bool Split(int64_t rows, int64_t k, int64_t n) { return k * n >= kLargeWeight || rows * k * n >= kLargeWork; }
 
 }  // namespace
 
@@ -258,13 +263,12 @@ void SmallRowsAffine(const float* x, const float* w, const float* bias, float* y
                      bool accumulate) {
   if (rows <= 0 || n <= 0) return;
   const AffineRangeFunction range = AffineRange();
-  if (rows * k * n < 2 * kWorkPerThread || n < 2 * kColumnUnit) {
+  if (!Split(rows, k, n) || n < 2 * kColumnUnit) {
     range(x, w, bias, y, rows, k, n, accumulate, 0, n);
     return;
   }
   const int64_t units = (n + kColumnUnit - 1) / kColumnUnit;
-  const int64_t perUnit = std::max<int64_t>(1, rows * k * kColumnUnit);
-  ParallelFor(units, std::max<int64_t>(1, kWorkPerThread / perUnit), [&](int64_t begin, int64_t end) {
+  ParallelFor(units, 1, [&](int64_t begin, int64_t end) {
     range(x, w, bias, y, rows, k, n, accumulate, begin * kColumnUnit, std::min(n, end * kColumnUnit));
   });
 }
@@ -272,14 +276,13 @@ void SmallRowsAffine(const float* x, const float* w, const float* bias, float* y
 void SmallRowsTransposed(const float* x, const float* w, float* y, int64_t rows, int64_t k, int64_t n) {
   if (rows <= 0 || n <= 0) return;
   const TransposedRangeFunction range = TransposedRange();
-  if (rows * k * n < 2 * kWorkPerThread) {
+  if (!Split(rows, k, n) || n < 8) {
     range(x, w, y, rows, k, n, 0, n);
     return;
   }
   // ranges of whole 4-column groups, so each thread keeps the fast path
   const int64_t groups = (n + 3) / 4;
-  ParallelFor(groups, std::max<int64_t>(1, kWorkPerThread / std::max<int64_t>(1, rows * k * 4)),
-              [&](int64_t begin, int64_t end) { range(x, w, y, rows, k, n, begin * 4, std::min(n, end * 4)); });
+  ParallelFor(groups, 1, [&](int64_t begin, int64_t end) { range(x, w, y, rows, k, n, begin * 4, std::min(n, end * 4)); });
 }
 
 }  // namespace rlhfjs
