@@ -9,8 +9,9 @@ namespace rlhfjs {
 constexpr int64_t kSmallRowsLimit = 16;
 
 // y[rows, n] = x[rows, k] @ w[k, n] + bias[n] (bias may be null), plus the y already there when accumulate.
-// Streams w once (row by row of 32-column tiles) with the [rows, 32] outputs in registers; splits the columns over
-// the worker threads (ParallelFor) when the product is large enough to pay for it. y may not alias x.
+// Streams w once, four rows at a time, into panels of up to 8192 outputs held in L1 (whole rows of w at batch 1);
+// splits the columns over the worker threads (ParallelFor) when the weight is large (past 2 MB) or the product is
+// (past 2^23 multiply-adds). y may not alias x.
 void SmallRowsAffine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
                      bool accumulate);
 
