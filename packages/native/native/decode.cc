@@ -1,6 +1,7 @@
 // Fused GPT-2 decode block: layer norm → c_attn → in-place KV-cache write → attention over the cache → c_proj →
-// residual → layer norm → c_fc → gelu_new → c_proj → residual, for one token per row. The products are OpenBLAS
-// sgemv (one row) or sgemm (several rows), so the step reads each weight once; everything else is a plain loop.
+// residual → layer norm → c_fc → gelu_new → c_proj → residual, for one token per row. The products stream each
+// weight once through the small-rows kernels (small_rows.h) up to kSmallRowsLimit rows, OpenBLAS sgemm above;
+// everything else is a plain loop.
 #include "decode.h"
 
 #include <cblas.h>
@@ -8,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "small_rows.h"
 
 namespace rlhfjs {
 namespace {
@@ -38,22 +41,15 @@ void LayerNormRows(const float* x, const float* weight, const float* bias, float
 // y[rows, n] = x[rows, k] @ w[k, n] + bias[n] (+ y when accumulate: the residual already in y).
 void Affine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
             bool accumulate) {
-  if (!accumulate) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < n; ++j) y[r * n + j] = bias[j];
-  } else {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < n; ++j) y[r * n + j] += bias[j];
+  if (rows <= kSmallRowsLimit) {
+    SmallRowsAffine(x, w, bias, y, rows, k, n, accumulate);
+    return;
   }
-  if (rows == 1) {
-    // y[n] += w[k, n]ᵀ x[k]
-    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(k), static_cast<int>(n), 1.0f, w, static_cast<int>(n), x,
-                1, 1.0f, y, 1);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
-                static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
-                static_cast<int>(n));
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) y[r * n + j] = accumulate ? y[r * n + j] + bias[j] : bias[j];
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
+              static_cast<int>(n));
 }
 
 // Runs a decode step's BLAS calls on the calling thread when each product is small: waking OpenBLAS's workers for a
@@ -117,9 +113,9 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
         keys[position * dim + i] = k[h * dim + i];
         values[position * dim + i] = v[h * dim + i];
       }
-      // scores[L] = keys[L, d] q[d] / √d + bias (a BLAS matrix-vector product per head)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(length), static_cast<int>(dim), scale, keys,
-                  static_cast<int>(dim), q + h * dim, 1, 0.0f, weights.data(), 1);
+      // scores[L] = keys[L, d] q[d] / √d + bias
+      SmallRowsTransposed(q + h * dim, keys, weights.data(), 1, dim, length);
+      for (int64_t s = 0; s < length; ++s) weights[s] *= scale;
       float maximum = -INFINITY;
       for (int64_t s = 0; s < length; ++s) {
         weights[s] += biasRow[s];
@@ -134,8 +130,7 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
       const float normalizer = static_cast<float>(1.0 / total);
       for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
       // attended[d] = values[L, d]ᵀ weights[L]
-      cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(length), static_cast<int>(dim), 1.0f, values,
-                  static_cast<int>(dim), weights.data(), 1, 0.0f, attended.data() + b * hidden + h * dim, 1);
+      SmallRowsAffine(weights.data(), values, nullptr, attended.data() + b * hidden + h * dim, 1, length, dim, false);
     }
   }
   for (int64_t i = 0; i < batch * hidden; ++i) out[i] = x[i];
@@ -166,9 +161,8 @@ void Gpt2DecodeStep(const int32_t* ids, const int32_t* positions, const float* w
   }
   LayerNormRows(current.data(), finalWeight, finalBias, hiddenOut, batch, hidden, epsilon);
   // logits[B, V] = hidden[B, D] @ wte[V, D]ᵀ: the tied head reads the embedding in place
-  if (batch == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(vocab), static_cast<int>(hidden), 1.0f, wte,
-                static_cast<int>(hidden), hiddenOut, 1, 0.0f, logitsOut, 1);
+  if (batch <= kSmallRowsLimit) {
+    SmallRowsTransposed(hiddenOut, wte, logitsOut, batch, hidden, vocab);
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), static_cast<int>(vocab),
                 static_cast<int>(hidden), 1.0f, hiddenOut, static_cast<int>(hidden), wte, static_cast<int>(hidden), 0.0f,

@@ -134,9 +134,12 @@ Napi::Value Gpt2DecodeStepBinding(const Napi::CallbackInfo& info) {
 
 namespace rlhfjs {
 
+void RegisterLlamaDecodeFunctions(Napi::Env env, Napi::Object exports);  // llama_decode_addon.cc
+
 void RegisterDecodeFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("gpt2DecodeBlock", Napi::Function::New(env, Gpt2DecodeBlockBinding));
   exports.Set("gpt2DecodeStep", Napi::Function::New(env, Gpt2DecodeStepBinding));
+  RegisterLlamaDecodeFunctions(env, exports);
 }
 
 }  // namespace rlhfjs

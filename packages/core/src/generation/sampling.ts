@@ -22,6 +22,16 @@ export function sampleToken(logits: Float32Array, config: SamplingConfig, rng: R
   const temperature = config.doSample ? config.temperature : 1;
   let maximum = -Infinity;
   for (let v = 0; v < vocab; v++) maximum = Math.max(maximum, (logits[v] as number) / temperature);
+  if (!config.doSample) {
+    // greedy: the same sum as below without keeping a [V] array per row (a fresh 8·V bytes each step)
+    let total = 0;
+    let best = 0;
+    for (let v = 0; v < vocab; v++) {
+      total += Math.exp((logits[v] as number) / temperature - maximum);
+      if ((logits[v] as number) > (logits[best] as number)) best = v;
+    }
+    return { token: best, logProb: (logits[best] as number) / temperature - maximum - Math.log(total) };
+  }
   const probabilities = new Float64Array(vocab);
   let total = 0;
   for (let v = 0; v < vocab; v++) {
@@ -31,11 +41,6 @@ export function sampleToken(logits: Float32Array, config: SamplingConfig, rng: R
   }
   const logTotal = Math.log(total);
   const logProbOf = (token: number): number => (logits[token] as number) / temperature - maximum - logTotal;
-  if (!config.doSample) {
-    let best = 0;
-    for (let v = 1; v < vocab; v++) if ((logits[v] as number) > (logits[best] as number)) best = v;
-    return { token: best, logProb: logProbOf(best) };
-  }
   if (Number.isNaN(total)) throw new TrainingError('NON_FINITE_LOGITS', `sampleToken: the logits row of ${vocab} entries holds NaN; cannot sample`);
   // Candidates in HF's order (probability descending, ties by token id), kept as their probabilities: a native
   // numeric sort instead of a comparator over token ids; the token at a sorted position is recovered afterwards.

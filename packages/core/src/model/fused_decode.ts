@@ -4,7 +4,9 @@ import { ShapeError } from '../errors/errors';
 import { attentionBias } from './attention';
 import type { BlockContext, BlockOutput, ParameterSource } from './block_context';
 import { Linear } from './linear';
+import { LLAMA_DECODE_STEP_KERNEL, fusedLlamaDecodeStep } from './llama_fused_decode';
 import { positionIdsFromMask } from './position_ids';
+import { ropeTables } from './rope';
 
 /**
  * Name of a backend kernel that runs one whole GPT-2 block for a single new token per row (a decode step) in one
@@ -150,8 +152,9 @@ export function fusedGpt2DecodeStep(
 
 /**
  * CausalLM.forward's fast path for a one-token step on a preallocated cache: builds the step's mask, positions and
- * bias on the host, checks ids and positions as forward does (same ShapeErrors) and runs fusedGpt2DecodeStep.
- * Returns null (having allocated nothing that outlives it) when the step cannot take it.
+ * bias (and rotary tables for the Llama family) on the host, checks ids and positions as forward does (same
+ * ShapeErrors) and runs fusedGpt2DecodeStep or fusedLlamaDecodeStep. Returns null (having allocated nothing that
+ * outlives it) when the step cannot take it.
  */
 export function decodeStepForward(
   model: DecodeStepModel,
@@ -159,8 +162,9 @@ export function decodeStepForward(
 ): { hiddenStates: tf.Tensor3D; logits: tf.Tensor3D; keys: tf.Tensor4D[]; values: tf.Tensor4D[] } | null {
   const { config } = model;
   const cache = inputs.cache;
-  if (cache === null || cache === undefined || cache.capacity === undefined || inputs.inputIds.shape[1] !== 1 || !hasKernel(GPT2_DECODE_STEP_KERNEL)) return null;
-  if (config.family !== 'gpt2' || !config.tieWordEmbeddings || recordingGradients()) return null;
+  const kernel = config.family === 'gpt2' ? GPT2_DECODE_STEP_KERNEL : LLAMA_DECODE_STEP_KERNEL;
+  if (cache === null || cache === undefined || cache.capacity === undefined || inputs.inputIds.shape[1] !== 1 || !hasKernel(kernel)) return null;
+  if ((config.family === 'gpt2' && !config.tieWordEmbeddings) || model.blockFunction !== undefined || recordingGradients()) return null;
   const [batch] = inputs.inputIds.shape;
   const ids = inputs.inputIds.dataSync();
   let minimum = Infinity;
@@ -180,12 +184,18 @@ export function decodeStepForward(
     if (inputs.attentionMask === undefined) temporaries.push(mask);
     const positions = inputs.positionIds ?? positionIdsFromMask(mask, 1); // [B, 1]
     if (inputs.positionIds === undefined) temporaries.push(positions);
+    const bias = attentionBias(mask, 1, cache.length, undefined, cache.capacity); // [B, 1, 1, C]
+    temporaries.push(bias);
+    if (config.rope !== null) {
+      // rotary models have no learned positions to run past (forward checks none either)
+      const rope = ropeTables(positions, config.headDim, config.rope); // cos, sin [B, 1, 1, d]
+      temporaries.push(rope.cos, rope.sin);
+      return fusedLlamaDecodeStep(model, { inputIds: inputs.inputIds, bias, cos: rope.cos, sin: rope.sin, cache });
+    }
     const positionMaximum = Math.max(...positions.dataSync());
     if (positionMaximum >= config.maxPositions) {
       throw new ShapeError(`CausalLM.forward: position ${positionMaximum} is past the model's ${config.maxPositions} learned positions`);
     }
-    const bias = attentionBias(mask, 1, cache.length, undefined, cache.capacity); // [B, 1, 1, C]
-    temporaries.push(bias);
     return fusedGpt2DecodeStep(model, { inputIds: inputs.inputIds, attentionMask: mask, positionIds: positions, cache }, bias);
   } finally {
     tf.dispose(temporaries);

@@ -8,6 +8,7 @@ import type { NativeKernel, NativeKernelArgs } from '../kernels/kernel_utils';
 import { registerAttentionKernels } from '../kernels/attention_kernels';
 import { elementwiseKernels } from '../kernels/elementwise_kernels';
 import { registerDecodeKernels } from '../kernels/decode_kernels';
+import { registerLlamaDecodeKernels } from '../kernels/llama_decode_kernels';
 import { registerKVCacheKernels } from '../kernels/kv_cache_kernels';
 import { fusedKernels } from '../kernels/fused_kernels';
 import { layoutKernels } from '../kernels/layout_kernels';
@@ -69,5 +70,6 @@ export function registerNativeBackend(): boolean {
     });
   }
   registerDecodeKernels(nativeBackendName);
+  registerLlamaDecodeKernels(nativeBackendName);
   return true;
 }

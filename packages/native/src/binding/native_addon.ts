@@ -47,6 +47,14 @@ export interface NativeAddon {
   gpt2DecodeStep(ids: Int32Array, positions: Int32Array, wte: Float32Array, wpe: Float32Array, blockWeights: Float32Array[], keyCaches: Float32Array[],
     valueCaches: Float32Array[], bias: Float32Array, finalWeight: Float32Array, finalBias: Float32Array, hiddenOut: Float32Array, logitsOut: Float32Array,
     batch: number, hidden: number, inner: number, heads: number, capacity: number, position: number, vocab: number, maxPositions: number, epsilon: number): void;
+  /**
+   * A whole Llama-family decode step (native/llama_decode.cc); layerWeights holds 18 per layer in the order of
+   * llamaDecodeLayerWeightNames, null where a layer has no such bias or norm; lmHead null means tied to embed.
+   */
+  llamaDecodeStep(ids: Int32Array, embed: Float32Array, layerWeights: (Float32Array | null)[], keyCaches: Float32Array[], valueCaches: Float32Array[],
+    bias: Float32Array, cos: Float32Array, sin: Float32Array, finalNorm: Float32Array, lmHead: Float32Array | null, hiddenOut: Float32Array,
+    logitsOut: Float32Array, batch: number, hidden: number, heads: number, keyValueHeads: number, headDim: number, inner: number, capacity: number,
+    position: number, vocab: number, epsilon: number): void;
   info(): { config: string; corename: string; threads: number; processors: number };
 }
 

@@ -1,0 +1,153 @@
+// Fused Llama-family decode step (llama_decode.h). The products stream each weight once through the small-rows
+// kernels (small_rows.h) up to kSmallRowsLimit rows, OpenBLAS sgemm above; everything else is a plain loop.
+#include "llama_decode.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <vector>
+
+#include "small_rows.h"
+
+namespace rlhfjs {
+namespace {
+
+// Entries of the attention bias at or below this mask their key (core's bias uses -1e9).
+constexpr float kMaskedBelow = -1e8f;
+
+// y[rows, width] = x · rsqrt(mean(x²) + ε) · weight (HF's LlamaRMSNorm in float32; mean in double).
+void RmsNormRows(const float* x, const float* weight, float* y, int64_t rows, int64_t width, float epsilon) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * width;
+    double squares = 0;
+    for (int64_t i = 0; i < width; ++i) squares += static_cast<double>(row[i]) * row[i];
+    const float scale = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(width) + epsilon));
+    float* target = y + r * width;
+    for (int64_t i = 0; i < width; ++i) target[i] = row[i] * scale * weight[i];
+  }
+}
+
+// y[rows, n] = x[rows, k] @ w[k, n] (+ bias[n] when not null) (+ y when accumulate).
+void Affine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
+            bool accumulate) {
+  if (rows <= kSmallRowsLimit) {
+    SmallRowsAffine(x, w, bias, y, rows, k, n, accumulate);
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      const float b = bias == nullptr ? 0.0f : bias[j];
+      y[r * n + j] = accumulate ? y[r * n + j] + b : b;
+    }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
+              static_cast<int>(n));
+}
+
+// In place on one head's d features: x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁].
+void Rotate(float* x, const float* cos, const float* sin, int64_t dim) {
+  const int64_t half = dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float first = x[i], second = x[i + half];
+    x[i] = first * cos[i] - second * sin[i];
+    x[i + half] = second * cos[i + half] + first * sin[i + half];
+  }
+}
+
+// One layer on hidden [B, D] in place (the residual stream).
+void LlamaLayer(float* hidden, const LlamaLayerWeights& w, float* keyCache, float* valueCache, const float* bias,
+                const float* cos, const float* sin, const LlamaDecodeShape& shape) {
+  const int64_t batch = shape.batch, width = shape.hidden, dim = shape.headDim, heads = shape.heads;
+  const int64_t kvHeads = shape.keyValueHeads, capacity = shape.capacity, position = shape.position;
+  const int64_t queryWidth = heads * dim, kvWidth = kvHeads * dim, group = heads / kvHeads;
+  std::vector<float> normed(batch * width), q(batch * queryWidth), k(batch * kvWidth), v(batch * kvWidth);
+  std::vector<float> attended(batch * queryWidth);
+  RmsNormRows(hidden, w.inputNorm, normed.data(), batch, width, shape.epsilon);
+  Affine(normed.data(), w.qWeight, w.qBias, q.data(), batch, width, queryWidth, false);  // [B, H·d]
+  Affine(normed.data(), w.kWeight, w.kBias, k.data(), batch, width, kvWidth, false);     // [B, Hkv·d]
+  Affine(normed.data(), w.vWeight, w.vBias, v.data(), batch, width, kvWidth, false);     // [B, Hkv·d]
+  if (w.qNorm != nullptr) RmsNormRows(q.data(), w.qNorm, q.data(), batch * heads, dim, shape.epsilon);
+  if (w.kNorm != nullptr) RmsNormRows(k.data(), w.kNorm, k.data(), batch * kvHeads, dim, shape.epsilon);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
+  const int64_t length = position + 1;  // keys past `position` are unfilled and masked (causal)
+  std::vector<float> weights(length);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* rowCos = cos + b * dim;
+    const float* rowSin = sin + b * dim;
+    for (int64_t h = 0; h < heads; ++h) Rotate(q.data() + b * queryWidth + h * dim, rowCos, rowSin, dim);
+    for (int64_t h = 0; h < kvHeads; ++h) {
+      float* key = k.data() + b * kvWidth + h * dim;
+      Rotate(key, rowCos, rowSin, dim);
+      float* keyTarget = keyCache + ((b * kvHeads + h) * capacity + position) * dim;
+      float* valueTarget = valueCache + ((b * kvHeads + h) * capacity + position) * dim;
+      for (int64_t i = 0; i < dim; ++i) {
+        keyTarget[i] = key[i];
+        valueTarget[i] = v[b * kvWidth + h * dim + i];
+      }
+    }
+    const float* biasRow = bias + b * capacity;
+    bool anyAllowed = false;
+    for (int64_t s = 0; s < length; ++s) anyAllowed = anyAllowed || biasRow[s] > kMaskedBelow;
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t kvHead = h / group;
+      const float* keys = keyCache + (b * kvHeads + kvHead) * capacity * dim;  // [C, d]
+      const float* values = valueCache + (b * kvHeads + kvHead) * capacity * dim;
+      const float* query = q.data() + b * queryWidth + h * dim;
+      float maximum = -INFINITY;
+      SmallRowsTransposed(query, keys, weights.data(), 1, dim, length);  // [L] = keys[L, d] q[d]
+      for (int64_t s = 0; s < length; ++s) {
+        weights[s] = weights[s] * scale + biasRow[s];
+        if (!(anyAllowed && biasRow[s] <= kMaskedBelow) && weights[s] > maximum) maximum = weights[s];
+      }
+      double total = 0;
+      for (int64_t s = 0; s < length; ++s) {
+        const float weight = anyAllowed && biasRow[s] <= kMaskedBelow ? 0.0f : std::exp(weights[s] - maximum);
+        weights[s] = weight;
+        total += weight;
+      }
+      const float normalizer = static_cast<float>(1.0 / total);
+      for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
+      // attended[d] = weights[L] @ values[L, d]
+      SmallRowsAffine(weights.data(), values, nullptr, attended.data() + b * queryWidth + h * dim, 1, length, dim, false);
+    }
+  }
+  Affine(attended.data(), w.oWeight, w.oBias, hidden, batch, queryWidth, width, true);  // hidden += attention
+  RmsNormRows(hidden, w.postNorm, normed.data(), batch, width, shape.epsilon);
+  std::vector<float> gate(batch * shape.inner), up(batch * shape.inner);
+  Affine(normed.data(), w.gateWeight, w.gateBias, gate.data(), batch, width, shape.inner, false);  // [B, I]
+  Affine(normed.data(), w.upWeight, w.upBias, up.data(), batch, width, shape.inner, false);        // [B, I]
+  for (int64_t i = 0; i < batch * shape.inner; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];  // SiLU(gate)·up
+  }
+  Affine(gate.data(), w.downWeight, w.downBias, hidden, batch, shape.inner, width, true);  // hidden += mlp
+}
+
+}  // namespace
+
+void LlamaDecodeStep(const int32_t* ids, const float* embed, const LlamaLayerWeights* layers, float* const* keyCaches,
+                     float* const* valueCaches, int64_t layerCount, const float* bias, const float* cos,
+                     const float* sin, const float* finalNorm, const float* lmHead, float* hiddenOut, float* logitsOut,
+                     const LlamaDecodeShape& shape) {
+  const int64_t batch = shape.batch, width = shape.hidden, vocab = shape.vocab;
+  std::vector<float> hidden(batch * width);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* token = embed + static_cast<int64_t>(ids[b]) * width;
+    for (int64_t i = 0; i < width; ++i) hidden[b * width + i] = token[i];
+  }
+  for (int64_t layer = 0; layer < layerCount; ++layer) {
+    LlamaLayer(hidden.data(), layers[layer], keyCaches[layer], valueCaches[layer], bias, cos, sin, shape);
+  }
+  RmsNormRows(hidden.data(), finalNorm, hiddenOut, batch, width, shape.epsilon);
+  if (lmHead != nullptr) {
+    Affine(hiddenOut, lmHead, nullptr, logitsOut, batch, width, vocab, false);  // [B, D] @ [D, V]
+  } else if (batch <= kSmallRowsLimit) {
+    SmallRowsTransposed(hiddenOut, embed, logitsOut, batch, width, vocab);  // [B, D] @ [V, D]ᵀ, tied
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), static_cast<int>(vocab),
+                static_cast<int>(width), 1.0f, hiddenOut, static_cast<int>(width), embed, static_cast<int>(width),
+                0.0f, logitsOut, static_cast<int>(vocab));
+  }
+}
+
+}  // namespace rlhfjs
