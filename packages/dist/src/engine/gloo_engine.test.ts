@@ -3,7 +3,7 @@ import { ConfigError, DistError } from '@rlhfjs/core';
 import { StoreClient } from '../store/store_client';
 import { StoreServer } from '../store/store_server';
 import { glooUnavailableReason, isGlooAvailable } from './gloo_addon';
-import { defaultGlooChannels, GlooEngine, resolveGlooEngineConfig } from './gloo_engine';
+import { GlooEngine, resolveGlooEngineConfig } from './gloo_engine';
 
 const SECRET = 'gloo-engine-test';
 
@@ -25,7 +25,7 @@ async function withStore<T>(body: (connect: () => Promise<StoreClient>) => Promi
 describe('resolveGlooEngineConfig', () => {
   it('fills the defaults and freezes the config', () => {
     const config = resolveGlooEngineConfig({ rank: 1, worldSize: 2 });
-    const channels = process.env['RLHFJS_GLOO_CHANNELS'] ? Number(process.env['RLHFJS_GLOO_CHANNELS']) : defaultGlooChannels(2);
+    const channels = process.env['RLHFJS_GLOO_CHANNELS'] ? Number(process.env['RLHFJS_GLOO_CHANNELS']) : 2;
     expect(config).toEqual({ rank: 1, worldSize: 2, hostname: '127.0.0.1', keyPrefix: 'gloo', timeoutMs: 30_000, collectiveTimeoutMs: 300_000, channels });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -46,16 +46,6 @@ describe('resolveGlooEngineConfig', () => {
       'channels (or RLHFJS_GLOO_CHANNELS) must be an integer in [1, 16], got 0',
     ]);
     expect(() => resolveGlooEngineConfig({})).toThrow(/worldSize must be an integer >= 1, got undefined/);
-  });
-});
-
-describe('defaultGlooChannels', () => {
-  it('is 2 with a core per local rank (LOCAL_WORLD_SIZE when set, else the world), else 1', () => {
-    expect(defaultGlooChannels(2, {}, 2)).toBe(2);
-    expect(defaultGlooChannels(4, {}, 2)).toBe(1);
-    expect(defaultGlooChannels(16, { LOCAL_WORLD_SIZE: '8' }, 8)).toBe(2);
-    expect(defaultGlooChannels(16, { LOCAL_WORLD_SIZE: '8' }, 4)).toBe(1);
-    expect(defaultGlooChannels(4, { LOCAL_WORLD_SIZE: 'x' }, 2)).toBe(1);
   });
 });
 
