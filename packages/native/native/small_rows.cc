@@ -3,6 +3,7 @@
 #include "small_rows.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels.h"
 
@@ -265,6 +266,29 @@ void SmallRowsAffine(const float* x, const float* w, const float* bias, float* y
   const AffineRangeFunction range = AffineRange();
   if (!Split(rows, k, n) || n < 2 * kColumnUnit) {
     range(x, w, bias, y, rows, k, n, accumulate, 0, n);
+    return;
+  }
+  const int threads = WorkerThreads();
+  if (rows == 1 && threads > 1 && k >= 4 * threads) {
+    // One row (batch-1 decoding): split the reduction instead, so each thread streams one contiguous block of whole
+    // w rows (one long read the prefetchers follow, not a column band of every row); the partial sums are added
+    // into y afterwards (n floats per thread).
+    std::vector<float> partial(static_cast<size_t>((threads - 1) * n));
+    const int64_t share = (k + threads - 1) / threads;
+    ParallelFor(threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t part = begin; part < end; ++part) {
+        const int64_t k0 = std::min(k, part * share);
+        const int64_t k1 = std::min(k, k0 + share);
+        float* target = part == 0 ? y : partial.data() + (part - 1) * n;
+        if (part == 0) range(x, w, bias, y, 1, k1 - k0, n, accumulate, 0, n);
+        else if (k1 > k0) range(x + k0, w + k0 * n, nullptr, target, 1, k1 - k0, n, false, 0, n);
+        else std::fill(target, target + n, 0.0f);
+      }
+    });
+    for (int part = 1; part < threads; ++part) {
+      const float* source = partial.data() + (part - 1) * n;
+      for (int64_t j = 0; j < n; ++j) y[j] += source[j];
+    }
     return;
   }
   const int64_t units = (n + kColumnUnit - 1) / kColumnUnit;

@@ -153,6 +153,17 @@ describeNative('fused Llama-family decode step on the native backend', () => {
     });
   });
 
+  it.each([1, 3])('products large enough to split over threads (256 × 2100 MLP; batch %i): the portable logits', (batch) => {
+    // batch 1 splits each product's reduction over the threads, larger batches its output columns
+    const model = createCausalLM({ ...BASE, modelType: 'llama', hiddenSize: 256, intermediateSize: 2100, numLayers: 1, numKeyValueHeads: 2 }, { seed: 3 });
+    randomize(model, 300);
+    try {
+      expect(fusedAgainstPortable(model, batch)).toBeGreaterThan(1);
+    } finally {
+      model.dispose();
+    }
+  });
+
   it.each(HUB_CASES)('hub checkpoint %s: the portable logits at every step (batch 5, left padding) and greedy tokens', async (name) => {
     const model = await loadCausalLM(path.join(HUB, name));
     try {
