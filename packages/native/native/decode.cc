@@ -10,13 +10,12 @@
 #include <cmath>
 #include <vector>
 
+#include "decode_attention.h"
 #include "small_rows.h"
 
 namespace rlhfjs {
 namespace {
 
-// Entries of the attention bias at or below this mask their key (core's bias uses -1e9).
-constexpr float kMaskedBelow = -1e8f;
 
 // y[rows, D] = layerNorm(x[rows, D]) * weight + bias, statistics in double (biased variance, as torch).
 void LayerNormRows(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t width,
@@ -104,8 +103,7 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
     const float* k = q + hidden;
     const float* v = k + hidden;
     const float* biasRow = bias + b * capacity;
-    bool anyAllowed = false;
-    for (int64_t s = 0; s < length; ++s) anyAllowed = anyAllowed || biasRow[s] > kMaskedBelow;
+    const bool anyAllowed = AnyKeyAllowed(biasRow, length);
     for (int64_t h = 0; h < heads; ++h) {
       float* keys = keyCache + (b * heads + h) * capacity * dim;  // [C, d]
       float* values = valueCache + (b * heads + h) * capacity * dim;
@@ -113,24 +111,8 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
         keys[position * dim + i] = k[h * dim + i];
         values[position * dim + i] = v[h * dim + i];
       }
-      // scores[L] = keys[L, d] q[d] / √d + bias
-      SmallRowsTransposed(q + h * dim, keys, weights.data(), 1, dim, length);
-      for (int64_t s = 0; s < length; ++s) weights[s] *= scale;
-      float maximum = -INFINITY;
-      for (int64_t s = 0; s < length; ++s) {
-        weights[s] += biasRow[s];
-        if (!(anyAllowed && biasRow[s] <= kMaskedBelow) && weights[s] > maximum) maximum = weights[s];
-      }
-      double total = 0;
-      for (int64_t s = 0; s < length; ++s) {
-        const float weight = anyAllowed && biasRow[s] <= kMaskedBelow ? 0.0f : std::exp(weights[s] - maximum);
-        weights[s] = weight;
-        total += weight;
-      }
-      const float normalizer = static_cast<float>(1.0 / total);
-      for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
-      // attended[d] = values[L, d]ᵀ weights[L]
-      SmallRowsAffine(weights.data(), values, nullptr, attended.data() + b * hidden + h * dim, 1, length, dim, false);
+      AttendOverCache(q + h * dim, keys, values, biasRow, anyAllowed, length, dim, scale, weights.data(),
+                      attended.data() + b * hidden + h * dim);
     }
   }
   for (int64_t i = 0; i < batch * hidden; ++i) out[i] = x[i];

@@ -7,13 +7,12 @@
 #include <cmath>
 #include <vector>
 
+#include "decode_attention.h"
 #include "small_rows.h"
 
 namespace rlhfjs {
 namespace {
 
-// Entries of the attention bias at or below this mask their key (core's bias uses -1e9).
-constexpr float kMaskedBelow = -1e8f;
 
 // y[rows, width] = x · rsqrt(mean(x²) + ε) · weight (HF's LlamaRMSNorm in float32; mean in double).
 void RmsNormRows(const float* x, const float* weight, float* y, int64_t rows, int64_t width, float epsilon) {
@@ -86,29 +85,13 @@ void LlamaLayer(float* hidden, const LlamaLayerWeights& w, float* keyCache, floa
       }
     }
     const float* biasRow = bias + b * capacity;
-    bool anyAllowed = false;
-    for (int64_t s = 0; s < length; ++s) anyAllowed = anyAllowed || biasRow[s] > kMaskedBelow;
+    const bool anyAllowed = AnyKeyAllowed(biasRow, length);
     for (int64_t h = 0; h < heads; ++h) {
       const int64_t kvHead = h / group;
       const float* keys = keyCache + (b * kvHeads + kvHead) * capacity * dim;  // [C, d]
       const float* values = valueCache + (b * kvHeads + kvHead) * capacity * dim;
-      const float* query = q.data() + b * queryWidth + h * dim;
-      float maximum = -INFINITY;
-      SmallRowsTransposed(query, keys, weights.data(), 1, dim, length);  // [L] = keys[L, d] q[d]
-      for (int64_t s = 0; s < length; ++s) {
-        weights[s] = weights[s] * scale + biasRow[s];
-        if (!(anyAllowed && biasRow[s] <= kMaskedBelow) && weights[s] > maximum) maximum = weights[s];
-      }
-      double total = 0;
-      for (int64_t s = 0; s < length; ++s) {
-        const float weight = anyAllowed && biasRow[s] <= kMaskedBelow ? 0.0f : std::exp(weights[s] - maximum);
-        weights[s] = weight;
-        total += weight;
-      }
-      const float normalizer = static_cast<float>(1.0 / total);
-      for (int64_t s = 0; s < length; ++s) weights[s] *= normalizer;
-      // attended[d] = weights[L] @ values[L, d]
-      SmallRowsAffine(weights.data(), values, nullptr, attended.data() + b * queryWidth + h * dim, 1, length, dim, false);
+      AttendOverCache(q.data() + b * queryWidth + h * dim, keys, values, biasRow, anyAllowed, length, dim, scale,
+                      weights.data(), attended.data() + b * queryWidth + h * dim);
     }
   }
   Affine(attended.data(), w.oWeight, w.oBias, hidden, batch, queryWidth, width, true);  // hidden += attention
