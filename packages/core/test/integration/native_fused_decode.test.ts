@@ -4,40 +4,20 @@ import { initBackend } from '../../src/backend/init_backend';
 import { generate } from '../../src/generation/generate';
 import { GPT2_DECODE_BLOCK_KERNEL, GPT2_DECODE_STEP_KERNEL, fusedGpt2DecodeBlock } from '../../src/model/fused_decode';
 import { gpt2Block } from '../../src/model/gpt2_block';
-import { createKVCache, disposeCache } from '../../src/model/kv_cache';
 import { loadCausalLM } from '../../src/model/model_factory';
 import { ShapeError } from '../../src/errors/errors';
 import type { CausalLM } from '../../src/model/causal_lm';
 import type { LinearLayer } from '../../src/model/linear';
+import { createKVCache, disposeCache } from '../../src/model/kv_cache';
+import { decodeStepLogits, describeNativeFor, withoutKernels } from './fused_decode_helpers';
 
 // The fused GPT-2 decode block of @rlhfjs/native (one native call per layer for a one-token step) against the
 // portable block ops on the same backend (the kernel unregistered). CI builds the addon, so there a missing addon fails.
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 
-function nativeBuilt(): boolean {
-  try {
-    const native = require(['@rlhfjs', 'native'].join('/')) as { isNativeAvailable(): boolean };
-    return native.isNativeAvailable();
-  } catch {
-    return false;
-  }
-}
-const describeNative = nativeBuilt() || process.env['CI'] ? describe : describe.skip;
-if (!nativeBuilt() && !process.env['CI']) console.warn('[native fused decode test] skipped: @rlhfjs/native is not built here');
+const describeNative = describeNativeFor('native fused decode test');
 
 const FUSED = [GPT2_DECODE_STEP_KERNEL, GPT2_DECODE_BLOCK_KERNEL];
-
-/** Runs `fn` with the given kernels unregistered from the active backend, then restores them. */
-function withoutKernels<T>(names: readonly string[], fn: () => T): T {
-  // kernels already removed by an enclosing call are left to it
-  const configs = names.map((name) => tf.getKernel(name, tf.getBackend())).filter((config): config is tf.KernelConfig => config !== undefined);
-  for (const config of configs) tf.unregisterKernel(config.kernelName, config.backendName);
-  try {
-    return fn();
-  } finally {
-    for (const config of configs) tf.registerKernel(config);
-  }
-}
 
 /** The portable block ops: both fused kernels unregistered. */
 function withoutFusedKernel<T>(fn: () => T): T {
@@ -46,27 +26,7 @@ function withoutFusedKernel<T>(fn: () => T): T {
 
 /** Logits [B, V] of a prefill then `steps` one-token steps (fixed tokens) on a preallocated cache, one array per step. */
 function decodeLogits(model: CausalLM, steps: number): Float32Array[] {
-  const prompt = [[5, 6, 7, 8], [0, 0, 9, 10]];
-  const mask = [[1, 1, 1, 1], [0, 0, 1, 1]];
-  let cache = createKVCache(model.config, 2, prompt[0]!.length + steps);
-  const result: Float32Array[] = [];
-  try {
-    for (let step = 0; step <= steps; step++) {
-      const ids = tf.tensor2d(step === 0 ? prompt : [[11 + step], [20 + step]], undefined, 'int32'); // [B, T]
-      if (step > 0) mask.forEach((row) => row.push(1));
-      const attention = tf.tensor2d(mask, undefined, 'int32'); // [B, P + T]
-      const output = model.forward({ inputIds: ids, attentionMask: attention, cache, useCache: true, logits: 'last' });
-      tf.dispose([ids, attention]);
-      disposeCache(cache);
-      cache = output.cache!;
-      output.hiddenStates.dispose();
-      result.push(Float32Array.from(output.logits!.dataSync()));
-      output.logits!.dispose();
-    }
-  } finally {
-    disposeCache(cache);
-  }
-  return result;
+  return decodeStepLogits(model, [[5, 6, 7, 8], [0, 0, 9, 10]], [[1, 1, 1, 1], [0, 0, 1, 1]], steps, (step) => [[11 + step], [20 + step]]);
 }
 
 describeNative('fused GPT-2 decode block on the native backend', () => {

@@ -3,36 +3,22 @@ import * as path from 'path';
 import { initBackend } from '../../src/backend/init_backend';
 import { generate } from '../../src/generation/generate';
 import { LLAMA_DECODE_STEP_KERNEL, fusedLlamaDecodeStep } from '../../src/model/llama_fused_decode';
-import { createKVCache, disposeCache } from '../../src/model/kv_cache';
 import { createCausalLM, loadCausalLM } from '../../src/model/model_factory';
 import type { ModelConfigOptions } from '../../src/model/model_config';
 import type { CausalLM } from '../../src/model/causal_lm';
 import type { LinearLayer } from '../../src/model/linear';
+import { createKVCache, disposeCache } from '../../src/model/kv_cache';
+import { decodeStepLogits, describeNativeFor, withoutKernels } from './fused_decode_helpers';
 
 // The fused Llama-family decode step of @rlhfjs/native (one native call per one-token step) against the portable
 // layer-by-layer forward on the same backend (the kernel unregistered). CI builds the addon, so there a missing
 // addon fails.
-function nativeBuilt(): boolean {
-  try {
-    const native = require(['@rlhfjs', 'native'].join('/')) as { isNativeAvailable(): boolean };
-    return native.isNativeAvailable();
-  } catch {
-    return false;
-  }
-}
-const describeNative = nativeBuilt() || process.env['CI'] ? describe : describe.skip;
-if (!nativeBuilt() && !process.env['CI']) console.warn('[native llama fused decode test] skipped: @rlhfjs/native is not built here');
+const describeNative = describeNativeFor('native llama fused decode test');
 
 /** Runs `fn` with the fused step unregistered from the active backend, then restores it. */
 function portable<T>(fn: () => T): T {
-  const config = tf.getKernel(LLAMA_DECODE_STEP_KERNEL, tf.getBackend());
-  if (config === undefined) throw new Error(`${LLAMA_DECODE_STEP_KERNEL} is not registered on ${tf.getBackend()}`);
-  tf.unregisterKernel(config.kernelName, config.backendName);
-  try {
-    return fn();
-  } finally {
-    tf.registerKernel(config);
-  }
+  if (tf.getKernel(LLAMA_DECODE_STEP_KERNEL, tf.getBackend()) === undefined) throw new Error(`${LLAMA_DECODE_STEP_KERNEL} is not registered on ${tf.getBackend()}`);
+  return withoutKernels([LLAMA_DECODE_STEP_KERNEL], fn);
 }
 
 // Odd sizes on purpose: vocab and intermediate sizes that are not multiples of the kernels' vector width and tiles.
@@ -65,26 +51,7 @@ const MASKS = [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 0, 1], [1, 1, 1, 1, 1
 /** Logits [B, V] of a prefill then `steps` one-token steps (fixed tokens) on a preallocated cache, one array per step. */
 function decodeLogits(model: CausalLM, batch: number, steps: number): Float32Array[] {
   const prompt = PROMPTS.slice(0, batch);
-  const mask = MASKS.slice(0, batch).map((row) => [...row]);
-  let cache = createKVCache(model.config, batch, (prompt[0] as number[]).length + steps);
-  const result: Float32Array[] = [];
-  try {
-    for (let step = 0; step <= steps; step++) {
-      const ids = tf.tensor2d(step === 0 ? prompt : prompt.map((_, b) => [(11 * step + 7 * b) % model.config.vocabSize]), undefined, 'int32'); // [B, T]
-      if (step > 0) mask.forEach((row) => row.push(1));
-      const attention = tf.tensor2d(mask, undefined, 'int32'); // [B, P + T]
-      const output = model.forward({ inputIds: ids, attentionMask: attention, cache, useCache: true, logits: 'last' });
-      tf.dispose([ids, attention]);
-      disposeCache(cache);
-      cache = output.cache!;
-      output.hiddenStates.dispose();
-      result.push(Float32Array.from(output.logits!.dataSync()));
-      output.logits!.dispose();
-    }
-  } finally {
-    disposeCache(cache);
-  }
-  return result;
+  return decodeStepLogits(model, prompt, MASKS.slice(0, batch), steps, (step) => prompt.map((_, b) => [(11 * step + 7 * b) % model.config.vocabSize]));
 }
 
 /**
