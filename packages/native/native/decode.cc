@@ -10,7 +10,7 @@
 #include <cmath>
 #include <vector>
 
-#include "decode_attention.h"
+#include "decode_common.h"
 #include "small_rows.h"
 
 namespace rlhfjs {
@@ -35,20 +35,6 @@ void LayerNormRows(const float* x, const float* weight, const float* bias, float
     float* target = y + r * width;
     for (int64_t i = 0; i < width; ++i) target[i] = (row[i] - static_cast<float>(mean)) * scale * weight[i] + bias[i];
   }
-}
-
-// y[rows, n] = x[rows, k] @ w[k, n] + bias[n] (+ y when accumulate: the residual already in y).
-void Affine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
-            bool accumulate) {
-  if (rows <= kSmallRowsLimit) {
-    SmallRowsAffine(x, w, bias, y, rows, k, n, accumulate);
-    return;
-  }
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < n; ++j) y[r * n + j] = accumulate ? y[r * n + j] + bias[j] : bias[j];
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
-              static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
-              static_cast<int>(n));
 }
 
 // Runs a decode step's BLAS calls on the calling thread when each product is small: waking OpenBLAS's workers for a
@@ -93,7 +79,7 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
   std::vector<float> attended(batch * hidden);
   std::vector<float> up(batch * inner);
   LayerNormRows(x, w.ln1Weight, w.ln1Bias, normed.data(), batch, hidden, epsilon);
-  Affine(normed.data(), w.qkvWeight, w.qkvBias, qkv.data(), batch, hidden, 3 * hidden, false);  // [B, 3D]
+  DecodeAffine(normed.data(), w.qkvWeight, w.qkvBias, qkv.data(), batch, hidden, 3 * hidden, false);  // [B, 3D]
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
   // keys past `position` are unfilled and masked by the bias (causal): attend over [0, position] only
   const int64_t length = position + 1;
@@ -116,11 +102,11 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
     }
   }
   for (int64_t i = 0; i < batch * hidden; ++i) out[i] = x[i];
-  Affine(attended.data(), w.projWeight, w.projBias, out, batch, hidden, hidden, true);  // out = x + attn
+  DecodeAffine(attended.data(), w.projWeight, w.projBias, out, batch, hidden, hidden, true);  // out = x + attn
   LayerNormRows(out, w.ln2Weight, w.ln2Bias, normed.data(), batch, hidden, epsilon);
-  Affine(normed.data(), w.fcWeight, w.fcBias, up.data(), batch, hidden, inner, false);  // [B, F]
+  DecodeAffine(normed.data(), w.fcWeight, w.fcBias, up.data(), batch, hidden, inner, false);  // [B, F]
   GeluNew(up.data(), batch * inner);
-  Affine(up.data(), w.outWeight, w.outBias, out, batch, inner, hidden, true);  // out += mlp
+  DecodeAffine(up.data(), w.outWeight, w.outBias, out, batch, inner, hidden, true);  // out += mlp
 }
 
 void Gpt2DecodeStep(const int32_t* ids, const int32_t* positions, const float* wte, const float* wpe,

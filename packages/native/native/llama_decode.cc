@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "decode_attention.h"
+#include "decode_common.h"
 #include "small_rows.h"
 
 namespace rlhfjs {
@@ -24,23 +24,6 @@ void RmsNormRows(const float* x, const float* weight, float* y, int64_t rows, in
     float* target = y + r * width;
     for (int64_t i = 0; i < width; ++i) target[i] = row[i] * scale * weight[i];
   }
-}
-
-// y[rows, n] = x[rows, k] @ w[k, n] (+ bias[n] when not null) (+ y when accumulate).
-void Affine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k, int64_t n,
-            bool accumulate) {
-  if (rows <= kSmallRowsLimit) {
-    SmallRowsAffine(x, w, bias, y, rows, k, n, accumulate);
-    return;
-  }
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < n; ++j) {
-      const float b = bias == nullptr ? 0.0f : bias[j];
-      y[r * n + j] = accumulate ? y[r * n + j] + b : b;
-    }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
-              static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
-              static_cast<int>(n));
 }
 
 // In place on one head's d features: x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁].
@@ -62,9 +45,9 @@ void LlamaLayer(float* hidden, const LlamaLayerWeights& w, float* keyCache, floa
   std::vector<float> normed(batch * width), q(batch * queryWidth), k(batch * kvWidth), v(batch * kvWidth);
   std::vector<float> attended(batch * queryWidth);
   RmsNormRows(hidden, w.inputNorm, normed.data(), batch, width, shape.epsilon);
-  Affine(normed.data(), w.qWeight, w.qBias, q.data(), batch, width, queryWidth, false);  // [B, H·d]
-  Affine(normed.data(), w.kWeight, w.kBias, k.data(), batch, width, kvWidth, false);     // [B, Hkv·d]
-  Affine(normed.data(), w.vWeight, w.vBias, v.data(), batch, width, kvWidth, false);     // [B, Hkv·d]
+  DecodeAffine(normed.data(), w.qWeight, w.qBias, q.data(), batch, width, queryWidth, false);  // [B, H·d]
+  DecodeAffine(normed.data(), w.kWeight, w.kBias, k.data(), batch, width, kvWidth, false);     // [B, Hkv·d]
+  DecodeAffine(normed.data(), w.vWeight, w.vBias, v.data(), batch, width, kvWidth, false);     // [B, Hkv·d]
   if (w.qNorm != nullptr) RmsNormRows(q.data(), w.qNorm, q.data(), batch * heads, dim, shape.epsilon);
   if (w.kNorm != nullptr) RmsNormRows(k.data(), w.kNorm, k.data(), batch * kvHeads, dim, shape.epsilon);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
@@ -94,16 +77,16 @@ void LlamaLayer(float* hidden, const LlamaLayerWeights& w, float* keyCache, floa
                       weights.data(), attended.data() + b * queryWidth + h * dim);
     }
   }
-  Affine(attended.data(), w.oWeight, w.oBias, hidden, batch, queryWidth, width, true);  // hidden += attention
+  DecodeAffine(attended.data(), w.oWeight, w.oBias, hidden, batch, queryWidth, width, true);  // hidden += attention
   RmsNormRows(hidden, w.postNorm, normed.data(), batch, width, shape.epsilon);
   std::vector<float> gate(batch * shape.inner), up(batch * shape.inner);
-  Affine(normed.data(), w.gateWeight, w.gateBias, gate.data(), batch, width, shape.inner, false);  // [B, I]
-  Affine(normed.data(), w.upWeight, w.upBias, up.data(), batch, width, shape.inner, false);        // [B, I]
+  DecodeAffine(normed.data(), w.gateWeight, w.gateBias, gate.data(), batch, width, shape.inner, false);  // [B, I]
+  DecodeAffine(normed.data(), w.upWeight, w.upBias, up.data(), batch, width, shape.inner, false);        // [B, I]
   for (int64_t i = 0; i < batch * shape.inner; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];  // SiLU(gate)·up
   }
-  Affine(gate.data(), w.downWeight, w.downBias, hidden, batch, shape.inner, width, true);  // hidden += mlp
+  DecodeAffine(gate.data(), w.downWeight, w.downBias, hidden, batch, shape.inner, width, true);  // hidden += mlp
 }
 
 }  // namespace
@@ -123,7 +106,7 @@ void LlamaDecodeStep(const int32_t* ids, const float* embed, const LlamaLayerWei
   }
   RmsNormRows(hidden.data(), finalNorm, hiddenOut, batch, width, shape.epsilon);
   if (lmHead != nullptr) {
-    Affine(hiddenOut, lmHead, nullptr, logitsOut, batch, width, vocab, false);  // [B, D] @ [D, V]
+    DecodeAffine(hiddenOut, lmHead, nullptr, logitsOut, batch, width, vocab, false);  // [B, D] @ [D, V]
   } else if (batch <= kSmallRowsLimit) {
     SmallRowsTransposed(hiddenOut, embed, logitsOut, batch, width, vocab);  // [B, D] @ [V, D]ᵀ, tied
   } else {

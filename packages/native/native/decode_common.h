@@ -1,5 +1,8 @@
-// Attention of one query head over a decode step's KV cache, shared by the fused GPT-2 and Llama-family steps.
+// What the fused GPT-2 and Llama-family decode steps share: their products and attention of one query head over
+// the KV cache.
 #pragma once
+
+#include <cblas.h>
 
 #include <cmath>
 #include <cstdint>
@@ -7,6 +10,24 @@
 #include "small_rows.h"
 
 namespace rlhfjs {
+
+// y[rows, n] = x[rows, k] @ w[k, n] (+ bias[n] when not null) (+ y when accumulate: a residual already in y). The
+// small-rows kernels stream w once up to kSmallRowsLimit rows; OpenBLAS sgemm above.
+inline void DecodeAffine(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t k,
+                         int64_t n, bool accumulate) {
+  if (rows <= kSmallRowsLimit) {
+    SmallRowsAffine(x, w, bias, y, rows, k, n, accumulate);
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      const float b = bias == nullptr ? 0.0f : bias[j];
+      y[r * n + j] = accumulate ? y[r * n + j] + b : b;
+    }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(n), 1.0f, y,
+              static_cast<int>(n));
+}
 
 // Entries of the attention bias at or below this mask their key (core's bias uses -1e9).
 constexpr float kMaskedBelow = -1e8f;
