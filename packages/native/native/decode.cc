@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "decode_common.h"
+#include "kernels.h"
 #include "small_rows.h"
 
 namespace rlhfjs {
@@ -58,15 +59,6 @@ class SmallWorkThreads {
   int previous_;
 };
 
-// HF's gelu_new: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))).
-void GeluNew(float* x, int64_t size) {
-  const float c = 0.7978845608028654f;
-  for (int64_t i = 0; i < size; ++i) {
-    const float v = x[i];
-    x[i] = 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
-  }
-}
-
 }  // namespace
 
 void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache, float* valueCache, const float* bias,
@@ -105,8 +97,9 @@ void Gpt2DecodeBlock(const float* x, const Gpt2BlockWeights& w, float* keyCache,
   DecodeAffine(attended.data(), w.projWeight, w.projBias, out, batch, hidden, hidden, true);  // out = x + attn
   LayerNormRows(out, w.ln2Weight, w.ln2Bias, normed.data(), batch, hidden, epsilon);
   DecodeAffine(normed.data(), w.fcWeight, w.fcBias, up.data(), batch, hidden, inner, false);  // [B, F]
-  GeluNew(up.data(), batch * inner);
-  DecodeAffine(up.data(), w.outWeight, w.outBias, out, batch, inner, hidden, true);  // out += mlp
+  std::vector<float> activated(batch * inner);
+  GeluNew(up.data(), activated.data(), batch * inner);  // the vectorised kernel core's gelu_new op runs
+  DecodeAffine(activated.data(), w.outWeight, w.outBias, out, batch, inner, hidden, true);  // out += mlp
 }
 
 void Gpt2DecodeStep(const int32_t* ids, const int32_t* positions, const float* wte, const float* wpe,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "decode_common.h"
+#include "kernels.h"
 #include "small_rows.h"
 
 namespace rlhfjs {
@@ -82,11 +83,9 @@ void LlamaLayer(float* hidden, const LlamaLayerWeights& w, float* keyCache, floa
   std::vector<float> gate(batch * shape.inner), up(batch * shape.inner);
   DecodeAffine(normed.data(), w.gateWeight, w.gateBias, gate.data(), batch, width, shape.inner, false);  // [B, I]
   DecodeAffine(normed.data(), w.upWeight, w.upBias, up.data(), batch, width, shape.inner, false);        // [B, I]
-  for (int64_t i = 0; i < batch * shape.inner; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];  // SiLU(gate)·up
-  }
-  DecodeAffine(gate.data(), w.downWeight, w.downBias, hidden, batch, shape.inner, width, true);  // hidden += mlp
+  std::vector<float> activated(batch * shape.inner);
+  SiluMul(gate.data(), up.data(), activated.data(), batch * shape.inner);  // SiLU(gate)·up, core's silu_mul kernel
+  DecodeAffine(activated.data(), w.downWeight, w.downBias, hidden, batch, shape.inner, width, true);  // hidden += mlp
 }
 
 }  // namespace
