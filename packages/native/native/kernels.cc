@@ -127,6 +127,22 @@ static inline void InnerRow(F f, const float* ap, int64_t aInner, const float* b
   }
 }
 
+// Steps the multi-index `counter` over the outer dims [0, rank − 1) of outShape (the last of them fastest) to the
+// next row, keeping the two inputs' offsets aBase/bBase (strides aStrides/bStrides, 0 where broadcast) in step.
+static inline void NextOuterIndex(int64_t* counter, const int64_t* outShape, int rank, const int64_t* aStrides,
+                                  int64_t& aBase, const int64_t* bStrides, int64_t& bBase) {
+  for (int d = rank - 2; d >= 0; --d) {
+    if (++counter[d] < outShape[d]) {
+      aBase += aStrides[d];
+      bBase += bStrides[d];
+      return;
+    }
+    aBase -= aStrides[d] * (outShape[d] - 1);
+    bBase -= bStrides[d] * (outShape[d] - 1);
+    counter[d] = 0;
+  }
+}
+
 template <typename F>
 static void BinaryLoop(F f, const float* a, const int64_t* aStrides, const float* b, const int64_t* bStrides,
                        float* out, const int64_t* outShape, int rank) {
@@ -152,16 +168,7 @@ static void BinaryLoop(F f, const float* a, const int64_t* aStrides, const float
       ParallelFor(inner, kElementsPerThread, [&](int64_t begin, int64_t end) {
         InnerRow(f, ap, aInner, bp, bInner, op, begin, end);
       });
-      for (int d = rank - 2; d >= 0; --d) {
-        if (++counter[d] < outShape[d]) {
-          aBase += aStrides[d];
-          bBase += bStrides[d];
-          break;
-        }
-        aBase -= aStrides[d] * (outShape[d] - 1);
-        bBase -= bStrides[d] * (outShape[d] - 1);
-        counter[d] = 0;
-      }
+      NextOuterIndex(counter, outShape, rank, aStrides, aBase, bStrides, bBase);
     }
     return;
   }
@@ -179,16 +186,7 @@ static void BinaryLoop(F f, const float* a, const int64_t* aStrides, const float
     }
     for (int64_t o = oBegin; o < oEnd; ++o) {
       InnerRow(f, a + aBase, aInner, b + bBase, bInner, out + o * inner, 0, inner);
-      for (int d = rank - 2; d >= 0; --d) {
-        if (++counter[d] < outShape[d]) {
-          aBase += aStrides[d];
-          bBase += bStrides[d];
-          break;
-        }
-        aBase -= aStrides[d] * (outShape[d] - 1);
-        bBase -= bStrides[d] * (outShape[d] - 1);
-        counter[d] = 0;
-      }
+      NextOuterIndex(counter, outShape, rank, aStrides, aBase, bStrides, bBase);
     }
   });
 }

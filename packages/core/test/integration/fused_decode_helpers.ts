@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createKVCache, disposeCache } from '../../src/model/kv_cache';
 import type { CausalLM } from '../../src/model/causal_lm';
+import type { LinearLayer } from '../../src/model/linear';
 
 // Shared by the fused decode-step tests (GPT-2 and Llama family) on the native backend.
 
@@ -57,4 +58,16 @@ export function decodeStepLogits(model: CausalLM, prompt: number[][], mask: read
     disposeCache(cache);
   }
   return result;
+}
+
+/** A linear layer of kind 'wrapper' around `inner` with the same output (as LoRA or 4-bit layers wrap one). */
+export function wrapLinear(inner: LinearLayer): LinearLayer {
+  return {
+    kind: 'wrapper',
+    inFeatures: inner.inFeatures,
+    outFeatures: inner.outFeatures,
+    forward: (x) => inner.forward(x),
+    parameters: () => inner.parameters(),
+    dispose: () => undefined,
+  };
 }

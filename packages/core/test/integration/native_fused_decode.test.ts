@@ -7,9 +7,8 @@ import { gpt2Block } from '../../src/model/gpt2_block';
 import { loadCausalLM } from '../../src/model/model_factory';
 import { ShapeError } from '../../src/errors/errors';
 import type { CausalLM } from '../../src/model/causal_lm';
-import type { LinearLayer } from '../../src/model/linear';
 import { createKVCache, disposeCache } from '../../src/model/kv_cache';
-import { decodeStepLogits, describeNativeFor, withoutKernels } from './fused_decode_helpers';
+import { decodeStepLogits, describeNativeFor, withoutKernels, wrapLinear } from './fused_decode_helpers';
 
 // The fused GPT-2 decode block of @rlhfjs/native (one native call per layer for a one-token step) against the
 // portable block ops on the same backend (the kernel unregistered). CI builds the addon, so there a missing addon fails.
@@ -121,14 +120,7 @@ describeNative('fused GPT-2 decode block on the native backend', () => {
   it('a wrapped linear layer (as LoRA or 4-bit wrap one) keeps the portable block, with the same logits', async () => {
     const name = 'transformer.h.1.attn.c_attn';
     const inner = model.linear(name);
-    const wrapper: LinearLayer = {
-      kind: 'wrapper',
-      inFeatures: inner.inFeatures,
-      outFeatures: inner.outFeatures,
-      forward: (x) => inner.forward(x),
-      parameters: () => inner.parameters(),
-      dispose: () => undefined,
-    };
+    const wrapper = wrapLinear(inner);
     const expected = withoutFusedKernel(() => decodeLogits(model, 2));
     model.setLinear(name, wrapper);
     try {

@@ -6,9 +6,8 @@ import { LLAMA_DECODE_STEP_KERNEL, fusedLlamaDecodeStep } from '../../src/model/
 import { createCausalLM, loadCausalLM } from '../../src/model/model_factory';
 import type { ModelConfigOptions } from '../../src/model/model_config';
 import type { CausalLM } from '../../src/model/causal_lm';
-import type { LinearLayer } from '../../src/model/linear';
 import { createKVCache, disposeCache } from '../../src/model/kv_cache';
-import { decodeStepLogits, describeNativeFor, withoutKernels } from './fused_decode_helpers';
+import { decodeStepLogits, describeNativeFor, withoutKernels, wrapLinear } from './fused_decode_helpers';
 
 // The fused Llama-family decode step of @rlhfjs/native (one native call per one-token step) against the portable
 // layer-by-layer forward on the same backend (the kernel unregistered). CI builds the addon, so there a missing
@@ -180,14 +179,7 @@ describeNative('fused Llama-family decode step on the native backend', () => {
       randomize(model, 200);
       const name = 'model.layers.1.mlp.up_proj';
       const inner = model.linear(name);
-      const wrapper: LinearLayer = {
-        kind: 'wrapper',
-        inFeatures: inner.inFeatures,
-        outFeatures: inner.outFeatures,
-        forward: (x) => inner.forward(x),
-        parameters: () => inner.parameters(),
-        dispose: () => undefined,
-      };
+      const wrapper = wrapLinear(inner);
       const expected = decodeLogits(model, 2, 2);
       model.setLinear(name, wrapper);
       let actual: Float32Array[] = [];
