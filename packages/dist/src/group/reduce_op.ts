@@ -1,3 +1,5 @@
+import { SimdSum } from '../kernels/simd_sum';
+
 /** How `allReduce` and `reduceScatter` combine the ranks' values. */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min';
 
@@ -9,8 +11,16 @@ export const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'mean', 'max', 'min'];
  * target[offset + i] = combine(target[offset + i], incoming[i]). `mean` sums here; the division happens once,
  * after the sum is complete, so every rank divides the same bits. Float32 and Float64 go through separate loops so
  * that each loop sees one array type only (V8 compiles a monomorphic typed-array loop several times faster).
+ * Sums of more than a few elements go through WebAssembly SIMD (`SimdSum`, same bits) where the runtime has it.
  */
 export function reduceInto(target: FloatArray, offset: number, incoming: FloatArray, op: ReduceOp): void {
+  if ((op === 'sum' || op === 'mean') && SimdSum.worthIt(incoming.length) && target.constructor === incoming.constructor) {
+    const simd = SimdSum.for(incoming);
+    if (simd !== undefined) {
+      simd.add(target, offset, incoming);
+      return;
+    }
+  }
   if (target instanceof Float32Array && incoming instanceof Float32Array) reduceFloat32(target, offset, incoming, op);
   else if (target instanceof Float64Array && incoming instanceof Float64Array) reduceFloat64(target, offset, incoming, op);
   else throw new Error(`reduceInto: target ${target.constructor.name} and incoming ${incoming.constructor.name} differ`);
@@ -71,7 +81,9 @@ function reduceFloat64(target: Float64Array, offset: number, incoming: Float64Ar
 /** Divide a finished sum by the world size (only for `mean`). */
 export function finishReduce(target: FloatArray, start: number, end: number, op: ReduceOp, worldSize: number): void {
   if (op !== 'mean') return;
-  if (target instanceof Float32Array) divideFloat32(target, start, end, worldSize);
+  const simd = SimdSum.worthIt(end - start) ? SimdSum.for(target) : undefined;
+  if (simd !== undefined) simd.divide(target, start, end, worldSize);
+  else if (target instanceof Float32Array) divideFloat32(target, start, end, worldSize);
   else divideFloat64(target, start, end, worldSize);
 }
 

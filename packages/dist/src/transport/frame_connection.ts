@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { DistError } from '@rlhfjs/core';
+import { SimdSum } from '../kernels/simd_sum';
 import type { BufferPool } from './buffer_pool';
 import type { SocketFeed } from './socket_feed';
 
@@ -237,8 +238,9 @@ export class FrameConnection {
       this.handedOut = { region, carried: 0 };
       return region;
     }
-    // allocUnsafeSlow: byteOffset 0, so element views of the landing buffer are aligned
-    this.landing ??= Buffer.allocUnsafeSlow(ACCUMULATE_READ_BYTES + 8);
+    // WebAssembly memory where available, so the reads are summed with SIMD without a copy; else allocUnsafeSlow
+    // (byteOffset 0). Either way element views of the landing buffer are aligned.
+    this.landing ??= SimdSum.create()?.landing.subarray(0, ACCUMULATE_READ_BYTES + 8) ?? Buffer.allocUnsafeSlow(ACCUMULATE_READ_BYTES + 8);
     const carried = current.carryFill;
     this.landing.set(this.carry.subarray(0, carried), 0);
     const region = this.landing.subarray(carried, carried + Math.min(remaining, ACCUMULATE_READ_BYTES));

@@ -1,0 +1,134 @@
+import { simdModuleBytes, WASM_PAGE_BYTES } from './wasm_module';
+
+/** Float32Array or Float64Array (the element types collectives reduce). */
+type FloatArray = Float32Array | Float64Array;
+
+/** Elements are combined through WebAssembly memory in blocks of at most this many bytes (stays in L2). */
+const BLOCK_BYTES = 256 * 1024;
+/** Size of every instance's landing area (a socket read of up to 1 MiB plus a split Float64). */
+export const SIMD_LANDING_BYTES = 1024 * 1024 + 16;
+/** Memory layout: [target block | landing | incoming block]. */
+const LANDING_OFFSET = BLOCK_BYTES;
+const SOURCE_OFFSET = LANDING_OFFSET + SIMD_LANDING_BYTES;
+const MEMORY_PAGES = Math.ceil((SOURCE_OFFSET + BLOCK_BYTES) / WASM_PAGE_BYTES);
+/** Below this many elements the scalar JS loop is cheaper than two copies and a call. */
+const MIN_ELEMENTS = 64;
+const VECTOR_BYTES = 16;
+
+/** The slice of the WebAssembly API used here (the package compiles without the DOM typings that declare it). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { readonly exports: unknown };
+}
+
+const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+interface Exports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  readonly addF32: (dst: number, src: number, bytes: number) => void;
+  readonly addF64: (dst: number, src: number, bytes: number) => void;
+  readonly divF32: (dst: number, bytes: number, divisor: number) => void;
+  readonly divF64: (dst: number, bytes: number, divisor: number) => void;
+}
+
+let compiled: object | null | undefined;
+
+/** The compiled module, or null where this runtime has no WebAssembly SIMD (or RLHFJS_DIST_SIMD=0 turns it off). */
+function simdModule(): object | null {
+  if (compiled !== undefined) return compiled;
+  const bytes = simdModuleBytes(MEMORY_PAGES);
+  compiled = process.env.RLHFJS_DIST_SIMD !== '0' && wasm !== undefined && wasm.validate(bytes) ? new wasm.Module(bytes) : null;
+  return compiled;
+}
+
+/** Instances by the ArrayBuffer of their memory: an incoming view over one is combined without a copy. */
+const owners = new WeakMap<ArrayBufferLike, SimdSum>();
+
+/**
+ * Element-wise sums and divisions of float arrays with WebAssembly 128-bit SIMD: the part of a ring all-reduce
+ * that JS's scalar loop made the bottleneck (~2 ns per float against a fraction of that here). WebAssembly only
+ * reaches its own memory, so a block of the target is copied in, combined, and copied back (two memcpys, in
+ * cache); the incoming operand is read in place when it already lives in an instance's memory — which is what
+ * `landing` is for: a socket's reads can land there, so received chunks are summed without a copy of their own.
+ * Each instance has its own fixed memory (never grown, so views of it stay valid). Bits equal JS's scalar loop.
+ */
+export class SimdSum {
+  /** A view of this instance's memory for incoming data (e.g. a socket's reads): SIMD_LANDING_BYTES, 16-aligned. */
+  readonly landing: Buffer;
+  private readonly exports: Exports;
+  private readonly float32: Float32Array;
+  private readonly float64: Float64Array;
+
+  private constructor(WasmInstance: WasmApi['Instance'], module: object) {
+    this.exports = new WasmInstance(module).exports as Exports;
+    const memory = this.exports.memory.buffer;
+    this.float32 = new Float32Array(memory);
+    this.float64 = new Float64Array(memory);
+    this.landing = Buffer.from(memory, LANDING_OFFSET, SIMD_LANDING_BYTES);
+    owners.set(memory, this);
+  }
+
+  /** A new instance (its own memory and landing area), or undefined without WebAssembly SIMD. */
+  static create(): SimdSum | undefined {
+    const module = simdModule();
+    return module === null || wasm === undefined ? undefined : new SimdSum(wasm.Instance, module);
+  }
+
+  /** The instance to combine `incoming` with: the one whose memory holds it, else a shared one (undefined: none). */
+  static for(incoming: FloatArray): SimdSum | undefined {
+    const owner = owners.get(incoming.buffer);
+    if (owner !== undefined) return owner;
+    shared ??= SimdSum.create() ?? null;
+    return shared ?? undefined;
+  }
+
+  /** Whether `count` elements are worth the SIMD path. */
+  static worthIt(count: number): boolean {
+    return count >= MIN_ELEMENTS;
+  }
+
+  /** target[offset + i] += incoming[i] for every i; both arrays of one element type. */
+  add(target: FloatArray, offset: number, incoming: FloatArray): void {
+    const size = incoming.BYTES_PER_ELEMENT;
+    const view = size === 4 ? this.float32 : this.float64;
+    const add = size === 4 ? this.exports.addF32 : this.exports.addF64;
+    const inPlace = incoming.buffer === this.exports.memory.buffer;
+    const perBlock = BLOCK_BYTES / size;
+    const sourceBlock = SOURCE_OFFSET / size;
+    const count = incoming.length;
+    for (let start = 0; start < count; start += perBlock) {
+      const length = Math.min(perBlock, count - start);
+      const vectorLength = length - (length % (VECTOR_BYTES / size));
+      view.set(target.subarray(offset + start, offset + start + vectorLength), 0);
+      let source = incoming.byteOffset + start * size;
+      if (!inPlace) {
+        view.set(incoming.subarray(start, start + vectorLength), sourceBlock);
+        source = sourceBlock * size;
+      }
+      add(0, source, vectorLength * size);
+      target.set(view.subarray(0, vectorLength), offset + start);
+      for (let index = start + vectorLength; index < start + length; index += 1) {
+        target[offset + index] = (target[offset + index] as number) + (incoming[index] as number);
+      }
+    }
+  }
+
+  /** target[i] /= divisor for start ≤ i < end. */
+  divide(target: FloatArray, start: number, end: number, divisor: number): void {
+    const size = target.BYTES_PER_ELEMENT;
+    const view = size === 4 ? this.float32 : this.float64;
+    const divide = size === 4 ? this.exports.divF32 : this.exports.divF64;
+    const perBlock = BLOCK_BYTES / size;
+    for (let from = start; from < end; from += perBlock) {
+      const length = Math.min(perBlock, end - from);
+      const vectorLength = length - (length % (VECTOR_BYTES / size));
+      view.set(target.subarray(from, from + vectorLength), 0);
+      divide(0, vectorLength * size, divisor);
+      target.set(view.subarray(0, vectorLength), from);
+      for (let index = from + vectorLength; index < from + length; index += 1) target[index] = (target[index] as number) / divisor;
+    }
+  }
+}
+
+let shared: SimdSum | null | undefined;
