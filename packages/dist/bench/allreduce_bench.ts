@@ -1,11 +1,12 @@
 // All-reduce bus bandwidth on 127.0.0.1, 2 and 4 ranks, 16 and 100 MB, of both our engines — the pure-JS TCP ring
 // and Gloo through N-API (both through `initProcessGroup`, `engine: 'ring' | 'gloo'`) — and of PyTorch's Gloo
 // (torch.distributed 'gloo' in Python processes, Debian's python3-torch), alternating engine by engine in one run.
-// Ratios are against PyTorch's Gloo measured in the same run.
+// Ratios are against PyTorch's Gloo measured in the same run. Our buffers come from `group.allocate` (as DDP's
+// gradient buckets do: on the ring they are summed in place); `ring-plain` is the ring on a plain Float32Array.
 // Run: npx tsx packages/dist/bench/allreduce_bench.ts   (spawns its own ranks; stops by itself)
 // Env: BENCH_ROUNDS (default 2), BENCH_SIZES_MB (default 16,100), BENCH_WORLD_SIZES (default 2,4),
 // BENCH_PYTHON (default: the first of python3, /usr/bin/python3 that imports torch with Gloo; '' skips PyTorch),
-// BENCH_ENGINES (default ring,gloo,torch: those available), BENCH_NODE_ARGS (extra node flags for our ranks).
+// BENCH_ENGINES (default ring,ring-plain,gloo,torch: those available), BENCH_NODE_ARGS (extra node flags for our ranks).
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
@@ -15,11 +16,12 @@ import { glooUnavailableReason, initProcessGroup, isGlooAvailable } from '../src
 const SIZES_MB = (process.env.BENCH_SIZES_MB ?? '16,100').split(',').map(Number);
 const WORLD_SIZES = (process.env.BENCH_WORLD_SIZES ?? '2,4').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
-const WANTED = (process.env.BENCH_ENGINES ?? 'ring,gloo,torch').split(',');
+const WANTED = (process.env.BENCH_ENGINES ?? 'ring,ring-plain,gloo,torch').split(',');
 /** Extra node flags for our ranks, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (not allowed in NODE_OPTIONS). */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((entry) => entry !== '');
 
-type EngineName = 'ring' | 'gloo' | 'torch';
+/** ring-plain: the ring on a plain `new Float32Array` instead of a `group.allocate` buffer (which DDP's buckets are). */
+type EngineName = 'ring' | 'ring-plain' | 'gloo' | 'torch';
 
 /** Untimed all-reduces before the timed ones, for every engine (PyTorch's too). */
 const WARM_UPS = 2;
@@ -29,12 +31,14 @@ function repeatsFor(megabytes: number): number {
   return megabytes >= 100 ? 2 : megabytes >= 16 ? 3 : 10;
 }
 
-async function rankMain(engine: 'ring' | 'gloo'): Promise<void> {
+async function rankMain(role: 'ring' | 'ring-plain' | 'gloo'): Promise<void> {
+  const engine = role === 'gloo' ? 'gloo' : 'ring';
   const chunkBytes = process.env.BENCH_CHUNK_BYTES === undefined ? undefined : Number(process.env.BENCH_CHUNK_BYTES);
   const group = await initProcessGroup({ timeoutMs: 60_000, collectiveTimeoutMs: 120_000, secret: 'bench', chunkBytes, engine });
   if (group.engineName !== engine) throw new Error(`asked for engine ${engine}, got ${group.engineName}`);
   for (const megabytes of SIZES_MB) {
-    const buffer = new Float32Array((megabytes * 1024 * 1024) / 4).fill(1);
+    const length = (megabytes * 1024 * 1024) / 4;
+    const buffer = (role === 'ring-plain' ? new Float32Array(length) : group.allocate(length)).fill(1);
     // warm-up, two back to back as in the timed loop (page faults; the ring's pool, which holds the frames a peer
     // sends for the next all-reduce before this rank has started it)
     for (let warmUp = 0; warmUp < WARM_UPS; warmUp += 1) await group.allReduce(buffer);
@@ -48,7 +52,7 @@ async function rankMain(engine: 'ring' | 'gloo'): Promise<void> {
     const cpu = process.cpuUsage(cpuStart);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6 / repeats;
     const faults = (process.resourceUsage().minorPageFault - faultsStart) / repeats;
-    if (group.rank === 0) process.stdout.write(`TIME ${megabytes} ${seconds} ${cpuSeconds} ${faults}\n`);
+    if (group.rank === 0) process.stdout.write(`TIME ${megabytes} ${seconds} ${cpuSeconds} ${faults} ${cpu.system / 1e6 / repeats}\n`);
   }
   await group.destroy();
 }
@@ -72,9 +76,9 @@ function torchPython(): string | undefined {
 }
 
 /** Run one engine with `worldSize` ranks; returns seconds per all-reduce by size (from rank 0's output). */
-async function runEngine(engine: EngineName, worldSize: number, python: string | undefined): Promise<Map<number, [number, number, number]>> {
+async function runEngine(engine: EngineName, worldSize: number, python: string | undefined): Promise<Map<number, [number, number, number, number]>> {
   const port = await freePort();
-  const times = new Map<number, [number, number, number]>();
+  const times = new Map<number, [number, number, number, number]>();
   const children = Array.from({ length: worldSize }, (_, rank) => {
     const env = {
       ...process.env,
@@ -95,9 +99,9 @@ async function runEngine(engine: EngineName, worldSize: number, python: string |
   children.forEach((child) =>
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n')) {
-        const [tag, megabytes, seconds, cpuSeconds, faults] = line.trim().split(' ');
+        const [tag, megabytes, seconds, cpuSeconds, faults, systemSeconds] = line.trim().split(' ');
         if ((tag === 'TIME' || tag === 'GLOO') && megabytes !== undefined && seconds !== undefined) {
-          times.set(Number(megabytes), [Number(seconds), Number(cpuSeconds), Number(faults)]);
+          times.set(Number(megabytes), [Number(seconds), Number(cpuSeconds), Number(faults), Number(systemSeconds)]);
         }
       }
     }),
@@ -113,7 +117,7 @@ function busGigabytesPerSecond(megabytes: number, worldSize: number, seconds: nu
 }
 
 async function driver(): Promise<void> {
-  const engines: EngineName[] = WANTED.includes('ring') ? ['ring'] : [];
+  const engines: EngineName[] = (['ring', 'ring-plain'] as const).filter((engine) => WANTED.includes(engine));
   if (!WANTED.includes('gloo')) {
     // not asked for
   } else if (isGlooAvailable()) engines.push('gloo');
@@ -131,8 +135,11 @@ async function driver(): Promise<void> {
         const times = await runEngine(engine, worldSize, python);
         const bestOfEngine = best.get(engine) as Map<number, number>;
         for (const [megabytes, [seconds]] of times) bestOfEngine.set(megabytes, Math.min(seconds, bestOfEngine.get(megabytes) ?? Infinity));
-        const described = [...times].map(([mb, [s, cpu, faults]]) => `${mb} MB ${(s * 1000).toFixed(1)} ms (rank 0: CPU ${(cpu * 1000).toFixed(0)} ms, ${faults.toFixed(0)} page faults)`);
-        process.stdout.write(`  round ${round + 1} ${engine.padEnd(5)} ranks ${worldSize}: ${described.join(', ')}  load ${loadavg()[0]?.toFixed(1)}\n`);
+        const described = [...times].map(
+          ([mb, [s, cpu, faults, system]]) =>
+            `${mb} MB ${(s * 1000).toFixed(1)} ms (rank 0: CPU ${(cpu * 1000).toFixed(0)} ms of which kernel ${(system * 1000).toFixed(0)}, ${faults.toFixed(0)} page faults)`,
+        );
+        process.stdout.write(`  round ${round + 1} ${engine.padEnd(10)} ranks ${worldSize}: ${described.join(', ')}  load ${loadavg()[0]?.toFixed(1)}\n`);
       }
     }
     for (const megabytes of SIZES_MB) {
@@ -161,7 +168,7 @@ function verdict(worldSize: number, megabytes: number, engines: EngineName[], to
 }
 
 const role = process.env.BENCH_RANK;
-(role === 'ring' || role === 'gloo' ? rankMain(role) : driver()).catch((error: unknown) => {
+(role === 'ring' || role === 'ring-plain' || role === 'gloo' ? rankMain(role) : driver()).catch((error: unknown) => {
   process.stderr.write(`${String(error)}\n`);
   process.exit(1);
 });

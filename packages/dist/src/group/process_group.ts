@@ -3,6 +3,7 @@ import type { CollectiveEngine } from '../engine/collective_engine';
 import type { BufferPool } from '../transport/buffer_pool';
 import type { DirectTarget, Frame, FrameConnection } from '../transport/frame_connection';
 import { collectiveArgumentProblems, rejectBadArguments } from './collective_arguments';
+import { SimdSum } from '../kernels/simd_sum';
 import { OpCode, opName, withDetails } from './op_codes';
 import { finishReduce, reduceInto, segmentBounds, type FloatArray, type ReduceOp } from './reduce_op';
 
@@ -104,6 +105,25 @@ export class ProcessGroup {
   }
 
   // ---- collectives -------------------------------------------------------------------------------------------
+
+  /**
+   * A zero-filled array for collectives, like `new Float32Array(length)` (or Float64Array), but placed where the
+   * pure-JS ring sums it in place with WebAssembly SIMD, with no staging copies (DDP's gradient buckets come from
+   * here). Every collective accepts any typed array; this one is only faster to all-reduce on the ring. A plain
+   * typed array where that gains nothing (below the ring's threshold, a native engine, one rank) or cannot be had
+   * (no WebAssembly SIMD, over 4 GiB).
+   */
+  allocate(length: number): Float32Array;
+  allocate(length: number, type: 'float32'): Float32Array;
+  allocate(length: number, type: 'float64'): Float64Array;
+  allocate(length: number, type: 'float32' | 'float64' = 'float32'): FloatArray {
+    if (!Number.isSafeInteger(length) || length < 0) throw new ConfigError(`allocate (rank ${this.rank})`, [`length must be a non-negative integer, got ${String(length)}`]);
+    if (type !== 'float32' && type !== 'float64') throw new ConfigError(`allocate (rank ${this.rank})`, [`type must be 'float32' or 'float64', got ${String(type)}`]);
+    const plain = (): FloatArray => (type === 'float32' ? new Float32Array(length) : new Float64Array(length));
+    // below the ring's threshold (pooled frames, no ring) and on a native engine a plain array is just as fast
+    const ringSized = length * (type === 'float32' ? 4 : 8) >= this.settings.ringThresholdBytes;
+    return this.engine === undefined && this.worldSize > 1 && ringSized ? (SimdSum.allocate(length, type) ?? plain()) : plain();
+  }
 
   /** Reduce `buffer` across ranks in place; every rank ends with the same bits. */
   allReduce<T extends FloatArray>(buffer: T, op: ReduceOp = 'sum'): Promise<T> {
@@ -335,6 +355,8 @@ export class ProcessGroup {
     // The all-gather frames from the left land straight in `buffer` (no staging copy) when the chunk they
     // overwrite has been handed to the kernel by then; they are the frames after the reduce-scatter's.
     const targets = new Map<number, DirectTarget>();
+    // a buffer from `allocate` has a landing area beside it: reads land there and are summed in place, no copies
+    const landing = SimdSum.owning(buffer)?.landing;
     let ordinal = 0;
     for (let step = 0; step < 2 * (n - 1); step += 1) {
       const reducingStep = step < n - 1;
@@ -350,7 +372,7 @@ export class ProcessGroup {
         const ready = (): boolean => true;
         // reduce-scatter frames are summed into `buffer` straight from the socket's read buffer as they arrive
         const accumulate = reducingStep
-          ? { elementBytes: size, combine: (byteOffset: number, incoming: Uint8Array) => reduceInto(buffer, start + byteOffset / size, floatView(incoming, buffer), op) }
+          ? { elementBytes: size, combine: (byteOffset: number, incoming: Uint8Array) => reduceInto(buffer, start + byteOffset / size, floatView(incoming, buffer), op), landing }
           : undefined;
         targets.set(ordinal, { bytes: bytesOf(buffer, start * size, end * size), ready, accumulate });
       }

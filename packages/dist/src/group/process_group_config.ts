@@ -82,7 +82,7 @@ export function resolveProcessGroupConfig(options: ProcessGroupOptions = {}): Pr
   const collectiveTimeoutMs = options.collectiveTimeoutMs ?? (envTimeout === undefined ? 300_000 : Number(envTimeout));
   const timeoutMs = options.timeoutMs ?? 30_000;
   const ringThresholdBytes = options.ringThresholdBytes ?? 256 * 1024;
-  const chunkBytes = options.chunkBytes ?? 1024 * 1024;
+  const chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
   const restartCount = options.restartCount ?? detected.restartCount;
   integer('worldSize', worldSize, 1);
   integer('rank', rank, 0);

@@ -92,3 +92,43 @@ describe('WebAssembly SIMD sums for the ring all-reduce', () => {
     sameBits(untouched, new Type(values));
   });
 });
+
+describe('arrays allocated beside a landing area', () => {
+  it.each([
+    ['float32', Math.fround],
+    ['float64', (value: number) => value],
+  ] as const)('%s: zero-filled, summed in place from the landing area and divided in place, with the scalar bits', (type, round) => {
+    const length = 100_003;
+    const array = SimdSum.allocate(length, type) as Float32Array | Float64Array;
+    expect(array.length).toBe(length);
+    expect(array.every((entry) => entry === 0)).toBe(true);
+    const simd = SimdSum.owning(array) as SimdSum;
+    expect(simd).toBeDefined();
+    array.set(awkward(length, 21));
+    // a "read" of 3001 elements in the landing area, summed into the array at element 500
+    const Type = type === 'float32' ? Float32Array : Float64Array;
+    const incoming = new Type(simd.landing.buffer, simd.landing.byteOffset, 3001);
+    incoming.set(awkward(3001, 8));
+    const expected = scalarSum(array, 500, incoming, round);
+    reduceInto(array, 500, incoming, 'sum');
+    sameBits(array, expected);
+    const before = Array.from(array);
+    finishReduce(array, 7, 90_001, 'mean', 4);
+    sameBits(array, before.map((value, index) => (index >= 7 && index < 90_001 ? round(value / 4) : value)));
+  });
+
+  it('another instance’s landing data or a plain array still sums correctly into an allocated array', () => {
+    const array = SimdSum.allocate(5000, 'float32') as Float32Array;
+    array.set(awkward(5000, 2));
+    const other = SimdSum.create() as SimdSum;
+    const fromOther = new Float32Array(other.landing.buffer, other.landing.byteOffset, 4999);
+    fromOther.set(awkward(4999, 4));
+    const expected = scalarSum(array, 1, fromOther, Math.fround);
+    reduceInto(array, 1, fromOther, 'sum');
+    sameBits(array, expected);
+    const plain = new Float32Array(awkward(5000, 6));
+    const expectedPlain = scalarSum(array, 0, plain, Math.fround);
+    reduceInto(array, 0, plain, 'sum');
+    sameBits(array, expectedPlain);
+  });
+});

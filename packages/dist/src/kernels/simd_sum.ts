@@ -3,14 +3,16 @@ import { simdModuleBytes, WASM_PAGE_BYTES } from './wasm_module';
 /** Float32Array or Float64Array (the element types collectives reduce). */
 type FloatArray = Float32Array | Float64Array;
 
-/** Elements are combined through WebAssembly memory in blocks of at most this many bytes (stays in L2). */
-const BLOCK_BYTES = 256 * 1024;
+/** Elements are combined through WebAssembly memory in blocks of at most this many bytes (stays in L1/L2 beside the landing area). */
+const BLOCK_BYTES = 64 * 1024;
 /** Size of every instance's landing area (a socket read of up to 1 MiB plus a split Float64). */
 export const SIMD_LANDING_BYTES = 1024 * 1024 + 16;
-/** Memory layout: [target block | landing | incoming block]. */
+/** Memory layout: [target block | landing | incoming block | (an allocated array, page-aligned)]. */
 const LANDING_OFFSET = BLOCK_BYTES;
 const SOURCE_OFFSET = LANDING_OFFSET + SIMD_LANDING_BYTES;
 const MEMORY_PAGES = Math.ceil((SOURCE_OFFSET + BLOCK_BYTES) / WASM_PAGE_BYTES);
+/** WebAssembly (32-bit) memories end at 4 GiB; V8 allows that much. */
+const MAX_MEMORY_PAGES = 65536;
 /** Below this many elements the scalar JS loop is cheaper than two copies and a call. */
 const MIN_ELEMENTS = 64;
 const VECTOR_BYTES = 16;
@@ -42,6 +44,12 @@ function simdModule(): object | null {
   return compiled;
 }
 
+/** A module whose memory also holds `extraPages` for an allocated array (null: no SIMD, or too large). */
+function moduleWithRoomFor(extraPages: number): object | null {
+  if (simdModule() === null || wasm === undefined || MEMORY_PAGES + extraPages > MAX_MEMORY_PAGES) return null;
+  return extraPages === 0 ? simdModule() : new wasm.Module(simdModuleBytes(MEMORY_PAGES + extraPages));
+}
+
 /** Instances by the ArrayBuffer of their memory: an incoming view over one is combined without a copy. */
 const owners = new WeakMap<ArrayBufferLike, SimdSum>();
 
@@ -52,6 +60,8 @@ const owners = new WeakMap<ArrayBufferLike, SimdSum>();
  * cache); the incoming operand is read in place when it already lives in an instance's memory — which is what
  * `landing` is for: a socket's reads can land there, so received chunks are summed without a copy of their own.
  * Each instance has its own fixed memory (never grown, so views of it stay valid). Bits equal JS's scalar loop.
+ * An array made by `allocate` lives in its instance's memory, beside that instance's landing area: its sums need
+ * no copies at all (the target is summed in place).
  */
 export class SimdSum {
   /** A view of this instance's memory for incoming data (e.g. a socket's reads): SIMD_LANDING_BYTES, 16-aligned. */
@@ -59,12 +69,17 @@ export class SimdSum {
   private readonly exports: Exports;
   private readonly float32: Float32Array;
   private readonly float64: Float64Array;
+  /** The target block as views of each type (a full block is copied back without a new view). */
+  private readonly block32: Float32Array;
+  private readonly block64: Float64Array;
 
   private constructor(WasmInstance: WasmApi['Instance'], module: object) {
     this.exports = new WasmInstance(module).exports as Exports;
     const memory = this.exports.memory.buffer;
     this.float32 = new Float32Array(memory);
     this.float64 = new Float64Array(memory);
+    this.block32 = new Float32Array(memory, 0, BLOCK_BYTES / 4);
+    this.block64 = new Float64Array(memory, 0, BLOCK_BYTES / 8);
     this.landing = Buffer.from(memory, LANDING_OFFSET, SIMD_LANDING_BYTES);
     owners.set(memory, this);
   }
@@ -73,6 +88,24 @@ export class SimdSum {
   static create(): SimdSum | undefined {
     const module = simdModule();
     return module === null || wasm === undefined ? undefined : new SimdSum(wasm.Instance, module);
+  }
+
+  /**
+   * A zero-filled array of `length` elements in the memory of a new instance of its own (so that summing into it
+   * needs no copies), or undefined where that is not possible (no WebAssembly SIMD, or over 4 GiB).
+   */
+  static allocate(length: number, type: 'float32' | 'float64'): FloatArray | undefined {
+    const elementBytes = type === 'float32' ? 4 : 8;
+    const module = moduleWithRoomFor(Math.ceil((length * elementBytes) / WASM_PAGE_BYTES));
+    if (module === null || wasm === undefined) return undefined;
+    const memory = new SimdSum(wasm.Instance, module).exports.memory.buffer;
+    const offset = MEMORY_PAGES * WASM_PAGE_BYTES;
+    return type === 'float32' ? new Float32Array(memory, offset, length) : new Float64Array(memory, offset, length);
+  }
+
+  /** The instance whose memory holds `array`, if any. */
+  static owning(array: ArrayBufferView): SimdSum | undefined {
+    return owners.get(array.buffer);
   }
 
   /** The instance to combine `incoming` with: the one whose memory holds it, else a shared one (undefined: none). */
@@ -92,11 +125,19 @@ export class SimdSum {
   add(target: FloatArray, offset: number, incoming: FloatArray): void {
     const size = incoming.BYTES_PER_ELEMENT;
     const view = size === 4 ? this.float32 : this.float64;
+    const block = size === 4 ? this.block32 : this.block64;
     const add = size === 4 ? this.exports.addF32 : this.exports.addF64;
     const inPlace = incoming.buffer === this.exports.memory.buffer;
     const perBlock = BLOCK_BYTES / size;
     const sourceBlock = SOURCE_OFFSET / size;
     const count = incoming.length;
+    if (inPlace && target.buffer === incoming.buffer) {
+      // both in this memory (an allocated array and the landing area): summed where they are
+      const vectorLength = count - (count % (VECTOR_BYTES / size));
+      add(target.byteOffset + offset * size, incoming.byteOffset, vectorLength * size);
+      for (let index = vectorLength; index < count; index += 1) target[offset + index] = (target[offset + index] as number) + (incoming[index] as number);
+      return;
+    }
     for (let start = 0; start < count; start += perBlock) {
       const length = Math.min(perBlock, count - start);
       const vectorLength = length - (length % (VECTOR_BYTES / size));
@@ -107,7 +148,7 @@ export class SimdSum {
         source = sourceBlock * size;
       }
       add(0, source, vectorLength * size);
-      target.set(view.subarray(0, vectorLength), offset + start);
+      target.set(vectorLength === perBlock ? block : block.subarray(0, vectorLength), offset + start);
       for (let index = start + vectorLength; index < start + length; index += 1) {
         target[offset + index] = (target[offset + index] as number) + (incoming[index] as number);
       }
@@ -119,6 +160,12 @@ export class SimdSum {
     const size = target.BYTES_PER_ELEMENT;
     const view = size === 4 ? this.float32 : this.float64;
     const divide = size === 4 ? this.exports.divF32 : this.exports.divF64;
+    if (target.buffer === this.exports.memory.buffer) {
+      const vectorEnd = end - ((end - start) % (VECTOR_BYTES / size));
+      divide(target.byteOffset + start * size, (vectorEnd - start) * size, divisor);
+      for (let index = vectorEnd; index < end; index += 1) target[index] = (target[index] as number) / divisor;
+      return;
+    }
     const perBlock = BLOCK_BYTES / size;
     for (let from = start; from < end; from += perBlock) {
       const length = Math.min(perBlock, end - from);

@@ -129,7 +129,7 @@ export class DistributedReducer implements GradientReducer {
     let current: Slot[] = [];
     let elements = 0;
     const close = (): void => {
-      if (current.length > 0) buckets.push({ slots: current, buffer: new Float32Array(Math.max(elements, 1)) });
+      if (current.length > 0) buckets.push({ slots: current, buffer: this.group.allocate(Math.max(elements, 1)) });
       current = [];
       elements = 0;
     };

@@ -29,9 +29,11 @@ export interface DirectTarget {
   /**
    * Combine the payload into `bytes` as it arrives, straight from the socket's read buffer, instead of storing it:
    * `combine(byteOffset, incoming)` gets whole elements only, `incoming` aligned to `elementBytes`, and must not
-   * keep `incoming` (it is the read buffer). The frame is then delivered with `accumulated: true`.
+   * keep `incoming` (it is the read buffer). The frame is then delivered with `accumulated: true`. `landing`: where
+   * the reads should land instead of the connection's own landing buffer (at least 1 MiB + 8 bytes, 8-aligned), e.g.
+   * memory the combine can reach without a copy.
    */
-  readonly accumulate?: { readonly elementBytes: number; readonly combine: (byteOffset: number, incoming: Uint8Array) => void };
+  readonly accumulate?: { readonly elementBytes: number; readonly combine: (byteOffset: number, incoming: Uint8Array) => void; readonly landing?: Buffer };
 }
 
 /** A frame being received: `fill` bytes stored or combined so far, plus `carryFill` bytes of a split element. */
@@ -43,6 +45,8 @@ interface PendingFrame {
   direct: boolean;
   accumulate: DirectTarget['accumulate'];
   carryFill: number;
+  /** Where this frame's accumulating reads land (set by `readTarget`). */
+  landing?: Buffer;
 }
 
 type Waiter = { resolve: (frame: Frame) => void; reject: (error: Error) => void };
@@ -238,12 +242,13 @@ export class FrameConnection {
       this.handedOut = { region, carried: 0 };
       return region;
     }
-    // WebAssembly memory where available, so the reads are summed with SIMD without a copy; else allocUnsafeSlow
-    // (byteOffset 0). Either way element views of the landing buffer are aligned.
-    this.landing ??= SimdSum.create()?.landing.subarray(0, ACCUMULATE_READ_BYTES + 8) ?? Buffer.allocUnsafeSlow(ACCUMULATE_READ_BYTES + 8);
+    // The target's own landing area, else this connection's: WebAssembly memory where available, so the reads are
+    // summed with SIMD without a copy, or allocUnsafeSlow (byteOffset 0). Element views of either are aligned.
+    const landing = current.accumulate.landing ?? (this.landing ??= SimdSum.create()?.landing ?? Buffer.allocUnsafeSlow(ACCUMULATE_READ_BYTES + 8));
+    current.landing = landing;
     const carried = current.carryFill;
-    this.landing.set(this.carry.subarray(0, carried), 0);
-    const region = this.landing.subarray(carried, carried + Math.min(remaining, ACCUMULATE_READ_BYTES));
+    landing.set(this.carry.subarray(0, carried), 0);
+    const region = landing.subarray(carried, carried + Math.min(remaining, ACCUMULATE_READ_BYTES));
     this.handedOut = { region, carried };
     return region;
   }
@@ -254,7 +259,7 @@ export class FrameConnection {
     const accumulate = current.accumulate;
     if (accumulate === undefined) current.fill += chunk.length;
     else {
-      const landing = this.landing as Buffer;
+      const landing = current.landing as Buffer;
       const total = carried + chunk.length;
       const whole = total - (total % accumulate.elementBytes);
       if (whole > 0) accumulate.combine(current.fill, landing.subarray(0, whole));

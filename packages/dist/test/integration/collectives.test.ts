@@ -35,6 +35,7 @@ describe('collectives across real processes', () => {
     const results = await Promise.all(workers.map((worker) => worker.waitFor((result) => 'failures' in result || 'fatal' in result, 40_000)));
     expectAgreement(results, worldSize);
     expect(results.map((result) => result.engine)).toEqual(Array(worldSize).fill(engine));
+    expect(results.map((result) => result.besideLanding)).toEqual(Array(worldSize).fill(engine === 'ring'));
   }, 60_000);
 
   it('the default engine is Gloo where its addon is built, else the ring', async () => {

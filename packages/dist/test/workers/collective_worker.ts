@@ -46,25 +46,33 @@ async function collectives(): Promise<void> {
         if (entry < (minima[index] as number)) minima[index] = entry;
       }
     }
-    for (const op of length > 100_000 ? (['sum'] as ReduceOp[]) : ops) {
-      const buffer = new Float32Array(length);
-      for (let index = 0; index < length; index += 1) buffer[index] = value(rank, index);
-      await group.allReduce(buffer, op);
-      for (let index = 0; index < length; index += 1) {
-        const sum = sums[index] as number;
-        const expected = op === 'sum' ? sum : op === 'mean' ? Math.fround(sum / n) : op === 'max' ? maxima[index] : minima[index];
-        if (buffer[index] !== expected) {
-          failures.push(`allReduce ${op} length ${length} index ${index}: got ${buffer[index]}, expected ${expected}`);
-          break;
+    // plain arrays, and from 1000 elements also `group.allocate` ones (the ring sums those in place)
+    for (const allocated of length >= 1000 ? [false, true] : [false]) {
+      for (const op of length > 100_000 ? (['sum'] as ReduceOp[]) : ops) {
+        const buffer = allocated ? group.allocate(length) : new Float32Array(length);
+        for (let index = 0; index < length; index += 1) buffer[index] = value(rank, index);
+        await group.allReduce(buffer, op);
+        for (let index = 0; index < length; index += 1) {
+          const sum = sums[index] as number;
+          const expected = op === 'sum' ? sum : op === 'mean' ? Math.fround(sum / n) : op === 'max' ? maxima[index] : minima[index];
+          if (buffer[index] !== expected) {
+            failures.push(`allReduce ${op} length ${length}${allocated ? ' (allocated)' : ''} index ${index}: got ${buffer[index]}, expected ${expected}`);
+            break;
+          }
         }
+        digests.push(digest(buffer));
       }
-      digests.push(digest(buffer));
     }
   }
   // Non-integer values: no exact expectation, but every rank must hold the same bits.
   const noisy = new Float32Array(70_001).map((_, index) => Math.sin(index * 0.37 + rank) * 1e-3 + rank * 0.1);
   await group.allReduce(noisy, 'sum');
   digests.push(digest(noisy));
+  const allocated64 = group.allocate(70_001, 'float64').map((_, index) => 2 ** 40 + index * n + rank);
+  await group.allReduce(allocated64, 'mean');
+  const expectedMean = (index: number): number => 2 ** 40 + index * n + (n - 1) / 2; // exact in float64
+  const wrong64 = allocated64.findIndex((entry, index) => entry !== expectedMean(index));
+  if (wrong64 >= 0) failures.push(`allocated float64 mean index ${wrong64}: got ${allocated64[wrong64]}, expected ${expectedMean(wrong64)}`);
   const float64 = Float64Array.from([2 ** 40 + rank, rank]);
   await group.allReduce(float64, 'sum');
   const triangle = (n * (n - 1)) / 2;
@@ -96,7 +104,10 @@ async function collectives(): Promise<void> {
     });
   }
   await group.barrier();
-  emit({ rank, engine: group.engineName, failures: failures.slice(0, 10), digests });
+  // the ring's `allocate` places arrays inside a larger (WebAssembly) memory, beside its landing area; Gloo's are plain
+  const probe = group.allocate(1 << 20);
+  const besideLanding = probe.byteOffset > 0 && probe.buffer.byteLength > probe.byteLength && probe.every((entry) => entry === 0);
+  emit({ rank, engine: group.engineName, failures: failures.slice(0, 10), digests, besideLanding });
   await group.destroy();
 }
 
