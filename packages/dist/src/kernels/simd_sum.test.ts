@@ -32,7 +32,8 @@ function sameBits(actual: ArrayLike<number>, expected: ArrayLike<number>): void 
 
 describe('WebAssembly SIMD sums for the ring all-reduce', () => {
   it('the hand-assembled module validates and this runtime has SIMD', () => {
-    expect(WebAssembly.validate(simdModuleBytes(1))).toBe(true);
+    const runtime = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
+    expect(runtime.validate(simdModuleBytes(1))).toBe(true);
     expect(SimdSum.create()).toBeDefined();
   });
 
@@ -58,7 +59,7 @@ describe('WebAssembly SIMD sums for the ring all-reduce', () => {
   it('incoming data in an instance’s landing area is summed in place, with the same bits', () => {
     const simd = SimdSum.create() as SimdSum;
     const length = (SIMD_LANDING_BYTES - 16) / 4 - 3; // nearly the whole landing area, not a multiple of 4
-    const incoming = new Float32Array(simd.landing.buffer, simd.landing.byteOffset + 4, length); // 4 bytes in: unaligned for v128
+    const incoming = new Float32Array(simd.landing.buffer as ArrayBuffer, simd.landing.byteOffset + 4, length); // 4 bytes in: unaligned for v128
     incoming.set(awkward(length, 3));
     const target = new Float32Array(awkward(length + 2, 11));
     const expected = scalarSum(target, 2, incoming, Math.fround);
@@ -107,7 +108,7 @@ describe('arrays allocated beside a landing area', () => {
     array.set(awkward(length, 21));
     // a "read" of 3001 elements in the landing area, summed into the array at element 500
     const Type = type === 'float32' ? Float32Array : Float64Array;
-    const incoming = new Type(simd.landing.buffer, simd.landing.byteOffset, 3001);
+    const incoming = new Type(simd.landing.buffer as ArrayBuffer, simd.landing.byteOffset, 3001);
     incoming.set(awkward(3001, 8));
     const expected = scalarSum(array, 500, incoming, round);
     reduceInto(array, 500, incoming, 'sum');
@@ -121,7 +122,7 @@ describe('arrays allocated beside a landing area', () => {
     const array = SimdSum.allocate(5000, 'float32') as Float32Array;
     array.set(awkward(5000, 2));
     const other = SimdSum.create() as SimdSum;
-    const fromOther = new Float32Array(other.landing.buffer, other.landing.byteOffset, 4999);
+    const fromOther = new Float32Array(other.landing.buffer as ArrayBuffer, other.landing.byteOffset, 4999);
     fromOther.set(awkward(4999, 4));
     const expected = scalarSum(array, 1, fromOther, Math.fround);
     reduceInto(array, 1, fromOther, 'sum');
