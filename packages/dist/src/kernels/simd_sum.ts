@@ -84,10 +84,20 @@ export class SimdSum {
     owners.set(memory, this);
   }
 
+  /** A new instance, or undefined when the runtime cannot reserve its memory (RangeError): callers fall back to JS. */
+  private static instantiate(WasmInstance: WasmApi['Instance'], module: object): SimdSum | undefined {
+    try {
+      return new SimdSum(WasmInstance, module);
+    } catch (error) {
+      if (error instanceof RangeError) return undefined;
+      throw error;
+    }
+  }
+
   /** A new instance (its own memory and landing area), or undefined without WebAssembly SIMD. */
   static create(): SimdSum | undefined {
     const module = simdModule();
-    return module === null || wasm === undefined ? undefined : new SimdSum(wasm.Instance, module);
+    return module === null || wasm === undefined ? undefined : SimdSum.instantiate(wasm.Instance, module);
   }
 
   /**
@@ -98,7 +108,8 @@ export class SimdSum {
     const elementBytes = type === 'float32' ? 4 : 8;
     const module = moduleWithRoomFor(Math.ceil((length * elementBytes) / WASM_PAGE_BYTES));
     if (module === null || wasm === undefined) return undefined;
-    const memory = new SimdSum(wasm.Instance, module).exports.memory.buffer;
+    const memory = SimdSum.instantiate(wasm.Instance, module)?.exports.memory.buffer;
+    if (memory === undefined) return undefined;
     const offset = MEMORY_PAGES * WASM_PAGE_BYTES;
     return type === 'float32' ? new Float32Array(memory, offset, length) : new Float64Array(memory, offset, length);
   }
