@@ -329,6 +329,18 @@ export class ProcessGroup {
    * and copied from there, so every rank ends with identical bits.
    */
   private async ringAllReduce(buffer: FloatArray, op: ReduceOp, seq: number): Promise<void> {
+    // a buffer from `allocate` has a landing area beside it: reads land there and are summed in place, no copies
+    const owner = SimdSum.owning(buffer);
+    const landing = owner?.claimLanding();
+    try {
+      await this.streamingRing(buffer, op, seq, landing);
+    } finally {
+      if (landing !== undefined) owner?.releaseLanding();
+    }
+  }
+
+  /** The ring of `ringAllReduce`; reduce-scatter reads land in `landing` when given (else the connection's own). */
+  private async streamingRing(buffer: FloatArray, op: ReduceOp, seq: number, landing: Buffer | undefined): Promise<void> {
     const n = this.worldSize;
     const rank = this.rank;
     const code = withDetails(OpCode.allReduceRing, { reduce: op, elementBytes: buffer.BYTES_PER_ELEMENT });
@@ -355,8 +367,6 @@ export class ProcessGroup {
     // The all-gather frames from the left land straight in `buffer` (no staging copy) when the chunk they
     // overwrite has been handed to the kernel by then; they are the frames after the reduce-scatter's.
     const targets = new Map<number, DirectTarget>();
-    // a buffer from `allocate` has a landing area beside it: reads land there and are summed in place, no copies
-    const landing = SimdSum.owning(buffer)?.landing;
     let ordinal = 0;
     for (let step = 0; step < 2 * (n - 1); step += 1) {
       const reducingStep = step < n - 1;

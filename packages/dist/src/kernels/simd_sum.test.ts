@@ -133,3 +133,14 @@ describe('arrays allocated beside a landing area', () => {
     sameBits(array, expectedPlain);
   });
 });
+
+describe('the landing area of an allocated array', () => {
+  it('has one holder at a time', () => {
+    const simd = SimdSum.owning(SimdSum.allocate(1000, 'float32') as Float32Array) as SimdSum;
+    const first = simd.claimLanding();
+    expect(first).toBe(simd.landing);
+    expect(simd.claimLanding()).toBeUndefined();
+    simd.releaseLanding();
+    expect(simd.claimLanding()).toBe(simd.landing);
+  });
+});

@@ -66,6 +66,7 @@ const owners = new WeakMap<ArrayBufferLike, SimdSum>();
 export class SimdSum {
   /** A view of this instance's memory for incoming data (e.g. a socket's reads): SIMD_LANDING_BYTES, 16-aligned. */
   readonly landing: Buffer;
+  private landingClaimed = false;
   private readonly exports: Exports;
   private readonly float32: Float32Array;
   private readonly float64: Float64Array;
@@ -125,6 +126,20 @@ export class SimdSum {
     if (owner !== undefined) return owner;
     shared ??= SimdSum.create() ?? null;
     return shared ?? undefined;
+  }
+
+  /**
+   * The landing area for one user at a time (e.g. one all-reduce of an allocated array), or undefined while another
+   * holds it: two collectives on two groups over parts of one array must not land their reads in the same place.
+   */
+  claimLanding(): Buffer | undefined {
+    if (this.landingClaimed) return undefined;
+    this.landingClaimed = true;
+    return this.landing;
+  }
+
+  releaseLanding(): void {
+    this.landingClaimed = false;
   }
 
   /** Whether `count` elements are worth the SIMD path. */
